@@ -1,0 +1,1 @@
+//! coherent (placeholder).

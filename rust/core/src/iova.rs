@@ -1,0 +1,1035 @@
+//! IOVA space allocator: a bitmap of granules, grown in chunks on demand.
+//!
+//! The IO virtual address space (2^20 to 2^48 bytes, granule 4, 16 or
+//! 64 KiB) is split into equal chunks. Each chunk's bitmap is allocated by the
+//! caller only when an allocation or a partial reservation first lands in it
+//! (the ARM "extensions" idea, without the 4 GiB limit and with allocations
+//! free to span chunks). An absent chunk is wholly free, or wholly reserved.
+//!
+//! Searches are first fit from the lowest address, so a fit below 4 GiB is
+//! always taken before one above it (the "32-bit addresses first" rule of
+//! iommu-dma comes for free), under the caller's DMA limit, size-aligned up
+//! to a configurable order. They do not scan linearly: a per-chunk
+//! hierarchical summary ([`super::bitmap::Hier`]) skips full words, a chunk
+//! bitmap skips full chunks, and per-order lower-bound hints skip the prefix
+//! known to hold no fit.
+//!
+//! # Growth protocol
+//!
+//! [`IovaAllocator::alloc`] and [`IovaAllocator::reserve`] never allocate.
+//! When the range they chose lies in an absent chunk they return
+//! [`IovaError::NeedChunk`] without changing anything; the caller drops its
+//! lock, allocates [`IovaConfig::chunk_words`] words (sleeping allowed),
+//! retakes the lock, calls [`IovaAllocator::install_chunk`] and retries. A
+//! chunk another CPU installed meanwhile comes back to be freed.
+//!
+//! # Per-CPU caches
+//!
+//! [`CpuCache`] (one per CPU, touched only by its CPU) and [`Depot`] (shared,
+//! under its own lock) hold freed ranges of 1 to 32 granules in magazines, as
+//! iova.c's rcaches do. Cached ranges stay allocated in the bitmap; when
+//! [`IovaAllocator::alloc`] returns [`IovaError::NoSpace`] the caller flushes
+//! the caches back ([`CpuCache::flush_into`], [`Depot::flush_into`]) and
+//! retries before reporting failure.
+
+use super::bitmap::{self, Hier, WORD_BITS};
+use core::fmt;
+use core::marker::PhantomData;
+
+/// Most chunks an address space is split into (size of the chunk table).
+pub const MAX_CHUNKS: usize = 4096;
+/// Largest supported size-alignment order (in granules).
+pub const MAX_ALIGN_ORDER: u32 = 24;
+/// Smallest IO address space, in address bits.
+pub const MIN_SPACE_BITS: u32 = 20;
+/// Largest IO address space, in address bits.
+pub const MAX_SPACE_BITS: u32 = 48;
+/// Largest chunk, as log2 of its granule count.
+pub const MAX_CHUNK_SHIFT: u32 = 24;
+
+const HINTS: usize = MAX_ALIGN_ORDER as usize + 1;
+
+/// Errors of the IOVA allocator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IovaError {
+    /// Chunk `index` must be installed ([`IovaAllocator::install_chunk`])
+    /// before the operation can proceed; nothing was changed.
+    NeedChunk {
+        /// Index of the missing chunk.
+        index: usize,
+    },
+    /// No free range of the requested size under the limit.
+    NoSpace,
+    /// A zero size, or a size larger than the space.
+    InvalidSize,
+    /// Unsupported configuration (granule, space size or chunk size).
+    InvalidConfig,
+    /// The chunk table has the wrong length.
+    BadTable,
+    /// The chunk buffer has the wrong length.
+    BadChunk,
+    /// The chunk index is out of range, or the chunk is present or reserved.
+    ChunkNotNeeded,
+    /// `free` of a range that is not exactly one live allocation.
+    NotAllocated {
+        /// IO virtual address passed to `free`.
+        iova: u64,
+        /// Size in granules passed to `free`.
+        granules: u64,
+    },
+}
+
+impl fmt::Display for IovaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NeedChunk { index } => write!(f, "iova: chunk {index} needed"),
+            Self::NoSpace => f.write_str("iova: no space under the limit"),
+            Self::InvalidSize => f.write_str("iova: invalid size"),
+            Self::InvalidConfig => f.write_str("iova: invalid configuration"),
+            Self::BadTable => f.write_str("iova: chunk table has the wrong length"),
+            Self::BadChunk => f.write_str("iova: chunk buffer has the wrong length"),
+            Self::ChunkNotNeeded => f.write_str("iova: chunk not needed"),
+            Self::NotAllocated { iova, granules } => {
+                write!(
+                    f,
+                    "iova: free of {iova:#x}+{granules} granules, not allocated"
+                )
+            }
+        }
+    }
+}
+
+/// Geometry of an IO address space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IovaConfig {
+    granule_shift: u32,
+    space_bits: u32,
+    chunk_shift: u32,
+    max_align_order: u32,
+}
+
+impl IovaConfig {
+    /// A space of `2^space_bits` bytes in granules of `2^granule_shift` bytes.
+    ///
+    /// `granule_shift` is 12, 14 or 16; `space_bits` is 20 to 48. The chunk
+    /// size is chosen so that the chunk table has at most [`MAX_CHUNKS`]
+    /// entries and a chunk covers at least 2^15 granules (when the space is
+    /// that large); allocations are size-aligned up to [`MAX_ALIGN_ORDER`].
+    pub const fn new(granule_shift: u32, space_bits: u32) -> Result<Self, IovaError> {
+        if !matches!(granule_shift, 12 | 14 | 16)
+            || space_bits < MIN_SPACE_BITS
+            || space_bits > MAX_SPACE_BITS
+        {
+            return Err(IovaError::InvalidConfig);
+        }
+        let gbits = space_bits - granule_shift;
+        let mut cs = gbits.saturating_sub(12);
+        if cs < 15 {
+            cs = 15;
+        }
+        if cs > gbits {
+            cs = gbits;
+        }
+        Ok(IovaConfig {
+            granule_shift,
+            space_bits,
+            chunk_shift: cs,
+            max_align_order: MAX_ALIGN_ORDER,
+        })
+    }
+
+    /// Same space with chunks of `2^chunk_shift` granules (at most
+    /// [`MAX_CHUNK_SHIFT`], at most the space, and at most [`MAX_CHUNKS`]
+    /// chunks).
+    pub const fn with_chunk_shift(mut self, chunk_shift: u32) -> Result<Self, IovaError> {
+        let gbits = self.space_bits - self.granule_shift;
+        if chunk_shift > gbits || chunk_shift > MAX_CHUNK_SHIFT || gbits - chunk_shift > 12 {
+            return Err(IovaError::InvalidConfig);
+        }
+        self.chunk_shift = chunk_shift;
+        Ok(self)
+    }
+
+    /// Same space with size alignment capped at `2^order` granules.
+    pub const fn with_max_align_order(mut self, order: u32) -> Result<Self, IovaError> {
+        if order > MAX_ALIGN_ORDER {
+            return Err(IovaError::InvalidConfig);
+        }
+        self.max_align_order = order;
+        Ok(self)
+    }
+
+    /// log2 of the granule size in bytes.
+    pub const fn granule_shift(&self) -> u32 {
+        self.granule_shift
+    }
+
+    /// log2 of the address space size in bytes.
+    pub const fn space_bits(&self) -> u32 {
+        self.space_bits
+    }
+
+    /// log2 of the granules per chunk.
+    pub const fn chunk_shift(&self) -> u32 {
+        self.chunk_shift
+    }
+
+    /// Largest size-alignment order.
+    pub const fn max_align_order(&self) -> u32 {
+        self.max_align_order
+    }
+
+    /// Granules in the whole space.
+    pub const fn granules(&self) -> u64 {
+        1u64 << (self.space_bits - self.granule_shift)
+    }
+
+    /// Granules per chunk.
+    pub const fn chunk_granules(&self) -> u64 {
+        1u64 << self.chunk_shift
+    }
+
+    /// Length of the chunk table the caller provides.
+    pub const fn chunk_count(&self) -> usize {
+        1usize << (self.space_bits - self.granule_shift - self.chunk_shift)
+    }
+
+    /// Words (u64) of one chunk buffer: summary-indexed bitmap, plus the
+    /// start and end markers that let `free` validate its argument.
+    pub const fn chunk_words(&self) -> usize {
+        let bits = 1usize << self.chunk_shift;
+        match Hier::new(bits) {
+            Some(h) => h.words() + 2 * bitmap::words_for(bits),
+            None => 0,
+        }
+    }
+}
+
+/// One entry of the chunk table: the chunk's bitmap if installed, and its
+/// free granule count.
+#[derive(Debug)]
+pub struct Slot<C> {
+    chunk: Option<C>,
+    free: u64,
+}
+
+impl<C> Slot<C> {
+    /// An empty slot (the allocator sets it up in [`IovaAllocator::new`]).
+    pub const fn new() -> Self {
+        Slot {
+            chunk: None,
+            free: 0,
+        }
+    }
+
+    /// Whether the chunk's bitmap is installed.
+    pub fn is_installed(&self) -> bool {
+        self.chunk.is_some()
+    }
+}
+
+impl<C> Default for Slot<C> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Counters of an [`IovaAllocator`] (all in granules or events).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IovaStats {
+    /// Granules in the space.
+    pub granules: u64,
+    /// Granules held by live allocations (including per-CPU cached ones).
+    pub used: u64,
+    /// Granules reserved (never allocated).
+    pub reserved: u64,
+    /// Highest value `used` reached.
+    pub high_water: u64,
+    /// Allocations that failed with [`IovaError::NoSpace`].
+    pub alloc_failures: u64,
+    /// Successful allocations.
+    pub allocs: u64,
+    /// Successful frees.
+    pub frees: u64,
+    /// Frees rejected as not matching a live allocation.
+    pub bad_frees: u64,
+    /// Chunks installed.
+    pub chunks: u64,
+}
+
+/// Bitmap IOVA allocator over caller-provided storage.
+///
+/// `T` is the chunk table ([`IovaConfig::chunk_count`] [`Slot`]s, allocated
+/// once by the caller), `C` a chunk buffer of [`IovaConfig::chunk_words`]
+/// words. One allocator is one lock domain.
+///
+/// # Invariants
+///
+/// For every installed chunk, its summary levels match its bitmap and its
+/// `free` count equals its clear bits; an absent chunk has `free` equal to
+/// the chunk size (all free) or zero (wholly reserved). Bit `c` of `full` is
+/// set exactly when chunk `c` has no free granule. `hints[o]` is a lower bound
+/// on the first granule where a free, `2^o`-aligned run of `2^o` granules
+/// starts.
+pub struct IovaAllocator<C, T> {
+    cfg: IovaConfig,
+    hier: Hier,
+    marks: usize,
+    table: T,
+    full: [u64; MAX_CHUNKS / WORD_BITS],
+    hints: [u64; HINTS],
+    stats: IovaStats,
+    _chunk: PhantomData<C>,
+}
+
+#[inline]
+fn ceil_log2(n: u64) -> u32 {
+    if n <= 1 {
+        0
+    } else {
+        64 - (n - 1).leading_zeros()
+    }
+}
+
+#[inline]
+fn align_up(x: u64, align: u64) -> u64 {
+    let m = align.saturating_sub(1);
+    x.saturating_add(m) & !m
+}
+
+impl<C, T> IovaAllocator<C, T>
+where
+    C: AsRef<[u64]> + AsMut<[u64]>,
+    T: AsRef<[Slot<C>]> + AsMut<[Slot<C>]>,
+{
+    /// An allocator for `cfg` using `table` ([`IovaConfig::chunk_count`]
+    /// slots; any chunks in it are dropped). All space starts free.
+    pub fn new(cfg: IovaConfig, mut table: T) -> Result<Self, IovaError> {
+        let hier = Hier::new(1usize << cfg.chunk_shift).ok_or(IovaError::InvalidConfig)?;
+        if table.as_ref().len() != cfg.chunk_count() {
+            return Err(IovaError::BadTable);
+        }
+        for s in table.as_mut() {
+            s.chunk = None;
+            s.free = cfg.chunk_granules();
+        }
+        let mut full = [0u64; MAX_CHUNKS / WORD_BITS];
+        bitmap::set_range(&mut full, cfg.chunk_count(), MAX_CHUNKS - cfg.chunk_count());
+        Ok(IovaAllocator {
+            cfg,
+            hier,
+            marks: bitmap::words_for(1usize << cfg.chunk_shift),
+            table,
+            full,
+            hints: [0; HINTS],
+            stats: IovaStats {
+                granules: cfg.granules(),
+                ..IovaStats::default()
+            },
+            _chunk: PhantomData,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &IovaConfig {
+        &self.cfg
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> IovaStats {
+        self.stats
+    }
+
+    /// Free granules (space minus used and reserved).
+    pub fn free_granules(&self) -> u64 {
+        self.stats
+            .granules
+            .saturating_sub(self.stats.used)
+            .saturating_sub(self.stats.reserved)
+    }
+
+    /// Installs `chunk` as chunk `index` after a [`IovaError::NeedChunk`].
+    ///
+    /// On error the chunk is handed back so that the caller can free it
+    /// outside its lock (typically: another CPU installed it first).
+    pub fn install_chunk(&mut self, index: usize, mut chunk: C) -> Result<(), (IovaError, C)> {
+        let cg = self.cfg.chunk_granules();
+        let Some(slot) = self.table.as_mut().get_mut(index) else {
+            return Err((IovaError::ChunkNotNeeded, chunk));
+        };
+        if slot.chunk.is_some() || slot.free != cg {
+            return Err((IovaError::ChunkNotNeeded, chunk));
+        }
+        let buf = chunk.as_mut();
+        if buf.len() != self.cfg.chunk_words() || !self.hier.init(buf) {
+            return Err((IovaError::BadChunk, chunk));
+        }
+        if let Some(marks) = buf.get_mut(self.hier.words()..) {
+            marks.fill(0);
+        }
+        slot.chunk = Some(chunk);
+        self.stats.chunks += 1;
+        Ok(())
+    }
+
+    fn slots(&self) -> &[Slot<C>] {
+        self.table.as_ref()
+    }
+
+    fn chunk_of(&self, g: u64) -> usize {
+        (g >> self.cfg.chunk_shift) as usize
+    }
+
+    fn local(&self, g: u64) -> usize {
+        (g & (self.cfg.chunk_granules() - 1)) as usize
+    }
+
+    fn chunk_base(&self, c: usize) -> u64 {
+        (c as u64) << self.cfg.chunk_shift
+    }
+
+    /// Level-0 bits, start marks and end marks of an installed chunk.
+    fn parts<'a>(&self, buf: &'a [u64]) -> (&'a [u64], &'a [u64], &'a [u64]) {
+        let l0 = self.hier.level0(buf);
+        let hw = self.hier.words();
+        let starts = buf.get(hw..hw + self.marks).unwrap_or(&[]);
+        let ends = buf.get(hw + self.marks..hw + 2 * self.marks).unwrap_or(&[]);
+        (l0, starts, ends)
+    }
+
+    /// First free granule in `[from, end)`.
+    fn find_zero(&self, from: u64, end: u64) -> Option<u64> {
+        let mut p = from;
+        let nchunks = self.cfg.chunk_count();
+        while p < end {
+            let c = self.chunk_of(p);
+            let nc = bitmap::find_next_zero(&self.full, c, nchunks)?;
+            if nc != c {
+                p = self.chunk_base(nc);
+                continue;
+            }
+            let slot = self.slots().get(c)?;
+            match &slot.chunk {
+                None => return Some(p),
+                Some(buf) => {
+                    if let Some(l) = self.hier.find_zero(buf.as_ref(), self.local(p)) {
+                        let g = self.chunk_base(c) + l as u64;
+                        return if g < end { Some(g) } else { None };
+                    }
+                    p = self.chunk_base(c + 1);
+                }
+            }
+        }
+        None
+    }
+
+    /// First used granule in `[a, b)`.
+    fn find_one(&self, a: u64, b: u64) -> Option<u64> {
+        let mut p = a;
+        while p < b {
+            let c = self.chunk_of(p);
+            let base = self.chunk_base(c);
+            let next = self.chunk_base(c + 1);
+            let slot = self.slots().get(c)?;
+            match &slot.chunk {
+                None if slot.free == 0 => return Some(p),
+                None => {}
+                Some(buf) => {
+                    let (l0, _, _) = self.parts(buf.as_ref());
+                    let stop = (core::cmp::min(b, next) - base) as usize;
+                    if let Some(l) = bitmap::find_next_one(l0, self.local(p), stop) {
+                        return Some(base + l as u64);
+                    }
+                }
+            }
+            p = next;
+        }
+        None
+    }
+
+    /// First fit for `n` granules aligned to `align` in `[start, end)`.
+    fn search(&self, start: u64, end: u64, n: u64, align: u64) -> Option<u64> {
+        let mut pos = align_up(start, align);
+        loop {
+            if pos.checked_add(n)? > end {
+                return None;
+            }
+            let z = self.find_zero(pos, end)?;
+            pos = align_up(z, align);
+            let stop = pos.checked_add(n)?;
+            if stop > end {
+                return None;
+            }
+            match self.find_one(pos, stop) {
+                None => return Some(pos),
+                Some(one) => pos = align_up(one + 1, align),
+            }
+        }
+    }
+
+    /// First absent chunk covering `[g, g+n)` that is not wholly reserved.
+    fn missing_chunk(&self, g: u64, n: u64) -> Option<usize> {
+        let first = self.chunk_of(g);
+        let last = self.chunk_of(g + n - 1);
+        (first..=last).find(|&c| self.slots().get(c).is_some_and(|s| s.chunk.is_none()))
+    }
+
+    /// Applies `f(chunk_index, slot, local_start, len)` to each chunk piece of
+    /// `[g, g+n)`.
+    fn for_pieces(
+        &mut self,
+        g: u64,
+        n: u64,
+        mut f: impl FnMut(&Hier, usize, &mut Slot<C>, usize, usize),
+    ) {
+        let cg = self.cfg.chunk_granules();
+        let shift = self.cfg.chunk_shift;
+        let hier = self.hier;
+        let mut p = g;
+        let end = g + n;
+        while p < end {
+            let c = (p >> shift) as usize;
+            let next = ((c as u64) + 1) << shift;
+            let stop = core::cmp::min(end, next);
+            if let Some(slot) = self.table.as_mut().get_mut(c) {
+                f(&hier, c, slot, (p & (cg - 1)) as usize, (stop - p) as usize);
+            }
+            p = stop;
+        }
+    }
+
+    fn set_full_bit(&mut self, c: usize, full: bool) {
+        if full {
+            bitmap::set_range(&mut self.full, c, 1);
+        } else {
+            bitmap::clear_range(&mut self.full, c, 1);
+        }
+    }
+
+    fn refresh_full(&mut self, g: u64, n: u64) {
+        let first = self.chunk_of(g);
+        let last = self.chunk_of(g + n - 1);
+        for c in first..=last {
+            let full = self.slots().get(c).is_some_and(|s| s.free == 0);
+            self.set_full_bit(c, full);
+        }
+    }
+
+    /// Allocates `granules` contiguous granules ending at or below the
+    /// inclusive address `dma_limit` (a DMA mask), aligned to the size
+    /// rounded up to a power of two (capped at the configured order).
+    /// Returns the IO virtual address.
+    ///
+    /// Errors: [`IovaError::NeedChunk`] (install and retry),
+    /// [`IovaError::NoSpace`], [`IovaError::InvalidSize`].
+    pub fn alloc(&mut self, granules: u64, dma_limit: u64) -> Result<u64, IovaError> {
+        let n = granules;
+        if n == 0 || n > self.cfg.granules() {
+            return Err(IovaError::InvalidSize);
+        }
+        let end = core::cmp::min(
+            self.cfg.granules(),
+            (dma_limit >> self.cfg.granule_shift).saturating_add(1),
+        );
+        let order = ceil_log2(n);
+        let align_order = core::cmp::min(order, self.cfg.max_align_order);
+        let align = 1u64 << align_order;
+        let floor = 63 - n.leading_zeros();
+        let key = core::cmp::min(floor, self.cfg.max_align_order) as usize;
+        let start = self.hints.iter().take(key + 1).copied().max().unwrap_or(0);
+        let Some(pos) = self.search(start, end, n, align) else {
+            self.stats.alloc_failures += 1;
+            return Err(IovaError::NoSpace);
+        };
+        if let Some(index) = self.missing_chunk(pos, n) {
+            return Err(IovaError::NeedChunk { index });
+        }
+        self.mark(pos, n, true);
+        if n.is_power_of_two() && order <= self.cfg.max_align_order {
+            if let Some(h) = self.hints.get_mut(order as usize) {
+                *h = pos + n;
+            }
+        }
+        self.stats.used += n;
+        self.stats.allocs += 1;
+        self.stats.high_water = core::cmp::max(self.stats.high_water, self.stats.used);
+        Ok(pos << self.cfg.granule_shift)
+    }
+
+    /// Sets (or clears) `[g, g+n)` in installed chunks, with the allocation
+    /// markers when `alloc` (all chunks must be installed).
+    fn mark(&mut self, g: u64, n: u64, alloc: bool) {
+        let last = g + n - 1;
+        let marks = self.marks;
+        let cg = self.cfg.chunk_granules();
+        let (cfirst, clast) = (self.chunk_of(g), self.chunk_of(last));
+        let (lfirst, llast) = (self.local(g), self.local(last));
+        self.for_pieces(g, n, |hier, c, slot, lo, len| {
+            let Some(buf) = slot.chunk.as_mut() else {
+                debug_assert!(false, "mark on absent chunk");
+                return;
+            };
+            let buf = buf.as_mut();
+            let hw = hier.words();
+            if alloc {
+                hier.set_range(buf, lo, len);
+                slot.free = slot.free.saturating_sub(len as u64);
+            } else {
+                hier.clear_range(buf, lo, len);
+                slot.free = core::cmp::min(cg, slot.free + len as u64);
+            }
+            let op: fn(&mut [u64], usize, usize) -> bool = if alloc {
+                bitmap::set_range
+            } else {
+                bitmap::clear_range
+            };
+            if c == cfirst {
+                if let Some(starts) = buf.get_mut(hw..hw + marks) {
+                    op(starts, lfirst, 1);
+                }
+            }
+            if c == clast {
+                if let Some(ends) = buf.get_mut(hw + marks..hw + 2 * marks) {
+                    op(ends, llast, 1);
+                }
+            }
+        });
+        self.refresh_full(g, n);
+    }
+
+    /// Whether `[g, g+n)` is exactly one live allocation.
+    fn is_allocation(&self, g: u64, n: u64) -> bool {
+        let end = g + n;
+        let mut p = g;
+        while p < end {
+            let c = self.chunk_of(p);
+            let base = self.chunk_base(c);
+            let stop = core::cmp::min(end, self.chunk_base(c + 1));
+            let Some(buf) = self.slots().get(c).and_then(|s| s.chunk.as_ref()) else {
+                return false;
+            };
+            let (l0, starts, ends) = self.parts(buf.as_ref());
+            let (lo, hi) = ((p - base) as usize, (stop - base) as usize);
+            if bitmap::find_next_zero(l0, lo, hi).is_some() {
+                return false;
+            }
+            // The start mark only at g, the end mark only at g+n-1.
+            let s_from = if p == g { lo + 1 } else { lo };
+            if p == g && !bitmap::test(starts, lo) {
+                return false;
+            }
+            if bitmap::find_next_one(starts, s_from, hi).is_some() {
+                return false;
+            }
+            let e_to = if stop == end { hi - 1 } else { hi };
+            if stop == end && !bitmap::test(ends, hi - 1) {
+                return false;
+            }
+            if bitmap::find_next_one(ends, lo, e_to).is_some() {
+                return false;
+            }
+            p = stop;
+        }
+        true
+    }
+
+    /// Frees the allocation of `granules` granules at `iova`. A range that
+    /// is not exactly one live allocation is rejected and nothing changes.
+    pub fn free(&mut self, iova: u64, granules: u64) -> Result<(), IovaError> {
+        let bad = IovaError::NotAllocated { iova, granules };
+        let shift = self.cfg.granule_shift;
+        let g = iova >> shift;
+        let valid = granules != 0
+            && iova & ((1u64 << shift) - 1) == 0
+            && g.checked_add(granules)
+                .is_some_and(|e| e <= self.cfg.granules())
+            && self.is_allocation(g, granules);
+        if !valid {
+            self.stats.bad_frees += 1;
+            return Err(bad);
+        }
+        self.mark(g, granules, false);
+        for (o, h) in self.hints.iter_mut().enumerate() {
+            let a = g & !((1u64 << o) - 1);
+            if a < *h {
+                *h = a;
+            }
+        }
+        self.stats.used = self.stats.used.saturating_sub(granules);
+        self.stats.frees += 1;
+        Ok(())
+    }
+
+    /// Reserves the bytes `[start, start+len)` (rounded out to granules and
+    /// clipped to the space) so that they are never allocated: address 0,
+    /// an MSI window, a platform's reserved regions. Granules already in use
+    /// are left alone, so reserve before allocating. Returns the number of
+    /// granules newly reserved.
+    ///
+    /// Errors: [`IovaError::NeedChunk`] when the range partly covers an
+    /// absent chunk (install and retry; nothing was changed).
+    pub fn reserve(&mut self, start: u64, len: u64) -> Result<u64, IovaError> {
+        if len == 0 {
+            return Ok(0);
+        }
+        let shift = self.cfg.granule_shift;
+        let g = start >> shift;
+        let last = start.saturating_add(len - 1) >> shift;
+        let total = self.cfg.granules();
+        if g >= total {
+            return Ok(0);
+        }
+        let last = core::cmp::min(last, total - 1);
+        let n = last - g + 1;
+        let cg = self.cfg.chunk_granules();
+        // A partly covered absent chunk needs its bitmap.
+        for c in [self.chunk_of(g), self.chunk_of(last)] {
+            let base = self.chunk_base(c);
+            let whole = g <= base && last >= base + cg - 1;
+            if let Some(s) = self.slots().get(c) {
+                if s.chunk.is_none() && s.free == cg && !whole {
+                    return Err(IovaError::NeedChunk { index: c });
+                }
+            }
+        }
+        let mut newly = 0u64;
+        self.for_pieces(g, n, |hier, _c, slot, lo, len| match slot.chunk.as_mut() {
+            None => {
+                // Wholly covered absent chunk, or already wholly reserved.
+                newly += slot.free;
+                slot.free = 0;
+            }
+            Some(buf) => {
+                let buf = buf.as_mut();
+                let before = bitmap::count_ones(hier.level0(buf), lo, lo + len);
+                hier.set_range(buf, lo, len);
+                let added = (len - before) as u64;
+                newly += added;
+                slot.free = slot.free.saturating_sub(added);
+            }
+        });
+        self.refresh_full(g, n);
+        self.stats.reserved += newly;
+        Ok(newly)
+    }
+
+    /// Longest run of free granules (a fragmentation figure). Walks the
+    /// whole bitmap: for statistics, not for the map path.
+    pub fn largest_free_run(&self) -> u64 {
+        let mut best = 0u64;
+        let mut run = 0u64;
+        let cg = self.cfg.chunk_granules();
+        for s in self.slots() {
+            match &s.chunk {
+                None if s.free == 0 => run = 0,
+                None => {
+                    run += cg;
+                    best = core::cmp::max(best, run);
+                }
+                Some(buf) => {
+                    let (l0, _, _) = self.parts(buf.as_ref());
+                    let cgu = cg as usize;
+                    let mut i = 0usize;
+                    while i < cgu {
+                        match bitmap::find_next_one(l0, i, cgu) {
+                            Some(one) => {
+                                run += (one - i) as u64;
+                                best = core::cmp::max(best, run);
+                                run = 0;
+                                i = bitmap::find_next_zero(l0, one, cgu).unwrap_or(cgu);
+                            }
+                            None => {
+                                run += (cgu - i) as u64;
+                                best = core::cmp::max(best, run);
+                                i = cgu;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    /// Frees every entry of `mag` (ranges of `2^order` granules) and empties
+    /// it. Returns how many were freed (entries that are not live
+    /// allocations are dropped and counted in `bad_frees`).
+    pub fn free_magazine(&mut self, mag: &mut Magazine, order: usize) -> usize {
+        let mut n = 0;
+        while let Some(iova) = mag.pop() {
+            if self.free(iova, 1u64 << order).is_ok() {
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
+/// Size orders the per-CPU caches hold: 1, 2, 4, ... 32 granules.
+pub const CACHE_ORDERS: usize = 6;
+/// IOVAs per magazine.
+pub const MAG_SIZE: usize = 64;
+/// Full magazines the depot keeps per order.
+pub const DEPOT_MAGS: usize = 16;
+
+/// The cache order for a request of `granules` granules: the size rounded up
+/// to a power of two, if it is cacheable. A cached request must then be
+/// allocated and freed with `1 << order` granules.
+pub fn cache_order(granules: u64) -> Option<usize> {
+    if granules == 0 {
+        return None;
+    }
+    let o = ceil_log2(granules) as usize;
+    if o < CACHE_ORDERS {
+        Some(o)
+    } else {
+        None
+    }
+}
+
+/// A fixed-size stack of freed IOVAs of one size order.
+#[derive(Clone, Debug)]
+pub struct Magazine {
+    len: usize,
+    iovas: [u64; MAG_SIZE],
+}
+
+impl Default for Magazine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Magazine {
+    /// An empty magazine.
+    pub const fn new() -> Self {
+        Magazine {
+            len: 0,
+            iovas: [0; MAG_SIZE],
+        }
+    }
+
+    /// Number of IOVAs held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether it is full.
+    pub fn is_full(&self) -> bool {
+        self.len >= MAG_SIZE
+    }
+
+    /// Pushes `iova`; `false` if full.
+    pub fn push(&mut self, iova: u64) -> bool {
+        match self.iovas.get_mut(self.len) {
+            Some(e) => {
+                *e = iova;
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Pops the most recent IOVA.
+    pub fn pop(&mut self) -> Option<u64> {
+        let i = self.len.checked_sub(1)?;
+        let v = *self.iovas.get(i)?;
+        self.len = i;
+        Some(v)
+    }
+
+    /// Pops an IOVA whose range of `bytes` bytes ends at or below
+    /// `dma_limit` (most recent first).
+    fn pop_fitting(&mut self, bytes: u64, dma_limit: u64) -> Option<u64> {
+        let fits = |a: u64| a.checked_add(bytes - 1).is_some_and(|e| e <= dma_limit);
+        let live = self.iovas.get(..self.len)?;
+        let i = live.iter().rposition(|&a| fits(a))?;
+        let last = self.len - 1;
+        let v = *self.iovas.get(i)?;
+        self.iovas.swap(i, last);
+        self.len = last;
+        Some(v)
+    }
+}
+
+/// One CPU's cache: a loaded and a previous magazine per order (the
+/// iova.c rcache scheme). Only its own CPU touches it, so the caller keeps it
+/// in per-CPU storage with preemption (or interrupts) disabled.
+#[derive(Clone, Debug, Default)]
+pub struct CpuCache {
+    loaded: [Magazine; CACHE_ORDERS],
+    prev: [Magazine; CACHE_ORDERS],
+}
+
+impl CpuCache {
+    /// An empty cache.
+    pub const fn new() -> Self {
+        CpuCache {
+            loaded: [const { Magazine::new() }; CACHE_ORDERS],
+            prev: [const { Magazine::new() }; CACHE_ORDERS],
+        }
+    }
+
+    /// A cached range of `2^order` granules (granule `2^granule_shift`
+    /// bytes) below the inclusive `dma_limit`, or `None` (then refill from
+    /// the [`Depot`], or allocate from the bitmap).
+    pub fn alloc(&mut self, order: usize, granule_shift: u32, dma_limit: u64) -> Option<u64> {
+        let bytes = 1u64.checked_shl(granule_shift)?.checked_shl(order as u32)?;
+        let loaded = self.loaded.get_mut(order)?;
+        if let Some(v) = loaded.pop_fitting(bytes, dma_limit) {
+            return Some(v);
+        }
+        let prev = self.prev.get_mut(order)?;
+        if prev.is_empty() {
+            return None;
+        }
+        core::mem::swap(loaded, prev);
+        loaded.pop_fitting(bytes, dma_limit)
+    }
+
+    /// Caches a freed range of `2^order` granules. `false` when both
+    /// magazines are full: call [`Depot::absorb`] and retry.
+    pub fn free(&mut self, order: usize, iova: u64) -> bool {
+        let (Some(loaded), Some(prev)) = (self.loaded.get_mut(order), self.prev.get_mut(order))
+        else {
+            return false;
+        };
+        if loaded.push(iova) {
+            return true;
+        }
+        if prev.is_full() {
+            return false;
+        }
+        core::mem::swap(loaded, prev);
+        loaded.push(iova)
+    }
+
+    /// Number of cached ranges, all orders.
+    pub fn cached(&self) -> usize {
+        self.loaded
+            .iter()
+            .chain(self.prev.iter())
+            .map(Magazine::len)
+            .sum()
+    }
+
+    /// Frees every cached range back into `alloc`; returns how many.
+    pub fn flush_into<C, T>(&mut self, alloc: &mut IovaAllocator<C, T>) -> usize
+    where
+        C: AsRef<[u64]> + AsMut<[u64]>,
+        T: AsRef<[Slot<C>]> + AsMut<[Slot<C>]>,
+    {
+        let mut n = 0;
+        for o in 0..CACHE_ORDERS {
+            for m in [self.loaded.get_mut(o), self.prev.get_mut(o)]
+                .into_iter()
+                .flatten()
+            {
+                n += alloc.free_magazine(m, o);
+            }
+        }
+        n
+    }
+}
+
+/// Full magazines shared by all CPUs (one lock domain).
+#[derive(Clone, Debug)]
+pub struct Depot {
+    mags: [[Magazine; DEPOT_MAGS]; CACHE_ORDERS],
+    count: [usize; CACHE_ORDERS],
+}
+
+impl Default for Depot {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Depot {
+    /// An empty depot.
+    pub const fn new() -> Self {
+        Depot {
+            mags: [const { [const { Magazine::new() }; DEPOT_MAGS] }; CACHE_ORDERS],
+            count: [0; CACHE_ORDERS],
+        }
+    }
+
+    /// Gives `cpu` a full magazine of `order` in place of its loaded one
+    /// (which, if not empty, takes the depot slot). `false` if the depot has
+    /// none.
+    pub fn refill(&mut self, cpu: &mut CpuCache, order: usize) -> bool {
+        let (Some(count), Some(mags), Some(loaded)) = (
+            self.count.get_mut(order),
+            self.mags.get_mut(order),
+            cpu.loaded.get_mut(order),
+        ) else {
+            return false;
+        };
+        let Some(top) = count.checked_sub(1) else {
+            return false;
+        };
+        let Some(slot) = mags.get_mut(top) else {
+            return false;
+        };
+        core::mem::swap(slot, loaded);
+        if slot.is_empty() {
+            *count = top;
+        }
+        true
+    }
+
+    /// Takes `cpu`'s full loaded magazine of `order` (after
+    /// [`CpuCache::free`] returned `false`). When the depot is full the
+    /// magazine comes back to the caller, to be freed into the allocator with
+    /// [`IovaAllocator::free_magazine`].
+    pub fn absorb(&mut self, cpu: &mut CpuCache, order: usize) -> Option<Magazine> {
+        let loaded = cpu.loaded.get_mut(order)?;
+        let taken = core::mem::take(loaded);
+        let (Some(count), Some(mags)) = (self.count.get_mut(order), self.mags.get_mut(order))
+        else {
+            return Some(taken);
+        };
+        match mags.get_mut(*count) {
+            Some(slot) => {
+                *slot = taken;
+                *count += 1;
+                None
+            }
+            None => Some(taken),
+        }
+    }
+
+    /// Number of cached ranges, all orders.
+    pub fn cached(&self) -> usize {
+        self.mags
+            .iter()
+            .zip(self.count.iter())
+            .map(|(m, &c)| m.iter().take(c).map(Magazine::len).sum::<usize>())
+            .sum()
+    }
+
+    /// Frees every cached range back into `alloc`; returns how many.
+    pub fn flush_into<C, T>(&mut self, alloc: &mut IovaAllocator<C, T>) -> usize
+    where
+        C: AsRef<[u64]> + AsMut<[u64]>,
+        T: AsRef<[Slot<C>]> + AsMut<[Slot<C>]>,
+    {
+        let mut n = 0;
+        for (o, (mags, count)) in self.mags.iter_mut().zip(self.count.iter_mut()).enumerate() {
+            for m in mags.iter_mut().take(*count) {
+                n += alloc.free_magazine(m, o);
+            }
+            *count = 0;
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,33 @@
+//! rsdma-core: the pure logic of rsdma's DMA-mapping layer.
+//!
+//! This crate decides where DMA goes. It has no kernel dependency and no
+//! allocation: memory comes from the caller (the kernel module hands in
+//! `KVec`/`KBox` buffers, host tests hand in `Vec`/`Box`), and whenever an
+//! operation needs more memory it returns a "need to grow" answer so that the
+//! caller can allocate outside its lock and retry.
+//!
+//! The kernel module includes these files by source (`#[path]`), so the
+//! component modules refer to each other only through `super::`.
+//!
+//! Components:
+//! - [`bitmap`]: word bitmaps and a hierarchical summary index;
+//! - [`iova`]: chunked IOVA bitmap allocator with per-CPU magazine caches;
+//! - [`bounce`]: swiotlb-like bounce slot areas;
+//! - [`coherent`]: declared coherent memory pools;
+//! - [`tracker`]: DMA-API debug state machine;
+//! - [`sg`]: scatter-gather merge planner.
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
+#![warn(clippy::all)]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod bitmap;
+pub mod bounce;
+pub mod coherent;
+pub mod iova;
+pub mod sg;
+pub mod tracker;
