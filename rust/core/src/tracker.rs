@@ -507,10 +507,7 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>> Tracker<S> {
         self.live -= 1;
         let mut hole = i;
         let mut j = (i + 1) % cap;
-        loop {
-            let Some(Some(e)) = self.table.as_ref().get(j).copied() else {
-                break;
-            };
+        while let Some(Some(e)) = self.table.as_ref().get(j).copied() {
             let h = self.home(e.map.dev, e.map.dev_addr);
             // Move e into the hole if its home is not in (hole, j].
             let between = if hole <= j {
@@ -593,7 +590,7 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>> Tracker<S> {
         let mut out = Findings::default();
         let Some(i) = self.find_exact(m.dev, m.dev_addr, Some((m.size, m.kind))) else {
             if !self.overflowed {
-                let recent = self.recent.iter().any(|&r| r == (m.dev, m.dev_addr));
+                let recent = self.recent.contains(&(m.dev, m.dev_addr));
                 out.push(if recent {
                     Finding::DoubleUnmap {
                         dev: m.dev,
