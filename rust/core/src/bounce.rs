@@ -1,1 +1,400 @@
-//! bounce (placeholder).
+//! Bounce slot pools, the slot allocator of kernel/dma/swiotlb.c.
+//!
+//! A pool is a physically contiguous buffer of fixed-size slots (2 KiB by
+//! default), grouped in segments (128 slots: the largest mapping) and split
+//! into [`Area`]s, each its own lock domain; [`area_for_cpu`] spreads CPUs
+//! over them. A mapping takes contiguous slots inside one segment and one
+//! area, keeps the original address's bits under `min_align_mask` (the bounce
+//! address has the same low bits as the original), is page-aligned when it
+//! is a page or more and nothing else constrains it, and never crosses the
+//! device's segment boundary. Each mapping records the original address and
+//! length for the copy back at unmap. Several pools (one per address limit,
+//! more under pressure) are several sets of areas; [`BounceGeometry::below`]
+//! tells whether a pool suits a device's DMA mask.
+
+use core::fmt;
+
+/// Errors of the bounce pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BounceError {
+    /// Inconsistent geometry or storage.
+    BadConfig,
+    /// Zero length, or more than a segment of slots.
+    InvalidSize,
+    /// No suitable free slots in this area (try another area or pool).
+    NoSpace,
+    /// The address is not the start of a live mapping of this area.
+    NotMapped,
+}
+
+impl fmt::Display for BounceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::BadConfig => "bounce: bad configuration",
+            Self::InvalidSize => "bounce: invalid mapping size",
+            Self::NoSpace => "bounce: area full",
+            Self::NotMapped => "bounce: address not mapped",
+        })
+    }
+}
+
+/// Shape of one pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BounceGeometry {
+    /// Device address of the pool's first slot (slot-aligned).
+    pub base: u64,
+    /// log2 of the slot size (11 for swiotlb's 2 KiB).
+    pub slot_shift: u32,
+    /// Slots per segment (the largest mapping), a power of two.
+    pub segment_slots: usize,
+    /// log2 of the page size.
+    pub page_shift: u32,
+}
+
+impl BounceGeometry {
+    /// swiotlb's shape: 2 KiB slots, 128-slot segments, 4 KiB pages.
+    pub const fn swiotlb(base: u64) -> Self {
+        BounceGeometry {
+            base,
+            slot_shift: 11,
+            segment_slots: 128,
+            page_shift: 12,
+        }
+    }
+
+    /// Largest mapping in bytes.
+    pub fn max_mapping(&self) -> u64 {
+        (self.segment_slots as u64) << self.slot_shift
+    }
+
+    /// Whether a pool of `slots` slots lies wholly at or below the inclusive
+    /// `dma_mask`.
+    pub fn below(&self, slots: usize, dma_mask: u64) -> bool {
+        (slots as u64)
+            .checked_shl(self.slot_shift)
+            .and_then(|b| self.base.checked_add(b))
+            .is_some_and(|end| end == 0 || end - 1 <= dma_mask)
+    }
+}
+
+/// Per-slot bookkeeping (caller storage, one per slot of the area).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BounceSlot {
+    /// Original address (head slot).
+    orig: u64,
+    /// Mapping length in bytes (head slot).
+    len: u64,
+    /// Offset of the mapping into its first slot (head slot).
+    offset: u64,
+    /// Slots of the mapping (head slot), 0 when free.
+    slots: u32,
+    /// Slot belongs to a mapping.
+    used: bool,
+}
+
+/// What to bounce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BounceRequest {
+    /// Original physical address.
+    pub orig: u64,
+    /// Mapping length.
+    pub len: u64,
+    /// `dma_get_min_align_mask`.
+    pub min_align_mask: u64,
+    /// Explicit alignment mask of the allocation (0 for streaming maps).
+    pub alloc_align_mask: u64,
+    /// `dma_get_seg_boundary`.
+    pub boundary_mask: u64,
+}
+
+/// The area a CPU starts with (then the caller tries the others in order).
+pub fn area_for_cpu(cpu: u32, areas: usize) -> usize {
+    match areas {
+        0 => 0,
+        n => cpu as usize % n,
+    }
+}
+
+/// One area: slots `[first, first+n)` of a pool, with its own lock.
+pub struct Area<M> {
+    geo: BounceGeometry,
+    first: usize,
+    used: usize,
+    index: usize,
+    slots: M,
+}
+
+impl<M: AsRef<[BounceSlot]> + AsMut<[BounceSlot]>> Area<M> {
+    /// An area of `slots.len()` slots starting at pool slot `first`.
+    pub fn new(geo: BounceGeometry, first: usize, mut slots: M) -> Result<Self, BounceError> {
+        let seg = geo.segment_slots;
+        let n = slots.as_ref().len();
+        if !(9..=16).contains(&geo.slot_shift)
+            || seg == 0
+            || !seg.is_power_of_two()
+            || seg > 1 << 16
+            || geo.page_shift < geo.slot_shift
+            || geo.page_shift > 16
+            || geo.base & ((1 << geo.slot_shift) - 1) != 0
+            || n == 0
+            || !first.is_multiple_of(seg)
+            || !n.is_multiple_of(seg)
+            || !geo.below(first.saturating_add(n), u64::MAX)
+        {
+            return Err(BounceError::BadConfig);
+        }
+        slots.as_mut().fill(BounceSlot::default());
+        Ok(Area {
+            geo,
+            first,
+            used: 0,
+            index: 0,
+            slots,
+        })
+    }
+
+    /// Slots in use.
+    pub fn used(&self) -> usize {
+        self.used
+    }
+
+    /// Slots in the area.
+    pub fn len(&self) -> usize {
+        self.slots.as_ref().len()
+    }
+
+    /// Whether the area has no slots (never true for a constructed area).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn slot_addr(&self, i: usize) -> u64 {
+        self.geo.base + (((self.first + i) as u64) << self.geo.slot_shift)
+    }
+
+    /// Whether `addr` falls in this area.
+    pub fn contains(&self, addr: u64) -> bool {
+        let start = self.slot_addr(0);
+        addr >= start && addr - start < (self.len() as u64) << self.geo.slot_shift
+    }
+
+    /// Finds slots for `req` and records the mapping. Returns the bounce
+    /// address (same low bits as `req.orig` under `min_align_mask`).
+    pub fn map(&mut self, req: &BounceRequest) -> Result<u64, BounceError> {
+        let slot_size = 1u64 << self.geo.slot_shift;
+        let page = 1u64 << self.geo.page_shift;
+        let offset = req.orig & req.min_align_mask & (req.alloc_align_mask | (slot_size - 1));
+        let alloc_size = req
+            .len
+            .checked_add(offset)
+            .ok_or(BounceError::InvalidSize)?;
+        let nslots_u = alloc_size.div_ceil(slot_size);
+        if req.len == 0 || nslots_u > self.geo.segment_slots as u64 {
+            return Err(BounceError::InvalidSize);
+        }
+        let nslots = nslots_u as usize;
+        let n = self.len();
+        if nslots > n - self.used {
+            return Err(BounceError::NoSpace);
+        }
+        let mut align = req.alloc_align_mask;
+        let mut iotlb_mask = req.min_align_mask;
+        if align == 0 && iotlb_mask == 0 && alloc_size >= page {
+            align = page - 1;
+        }
+        align |= slot_size - 1;
+        iotlb_mask &= !align;
+        let stride =
+            (core::cmp::max(align, iotlb_mask).saturating_add(1) >> self.geo.slot_shift).max(1);
+        let stride = usize::try_from(stride).unwrap_or(usize::MAX);
+        let seg = self.geo.segment_slots;
+        let span = (nslots_u << self.geo.slot_shift) - 1;
+        let mut idx = self.index % n;
+        let mut checked = 0usize;
+        while checked < n {
+            let addr = self.slot_addr(idx);
+            if addr & align != 0 || (addr & iotlb_mask) != (req.orig & iotlb_mask) {
+                idx = (idx + 1) % n;
+                checked += 1;
+                continue;
+            }
+            let in_segment = idx / seg == (idx + nslots - 1) / seg && idx + nslots <= n;
+            let no_boundary = addr
+                .checked_add(span)
+                .is_some_and(|end| addr & !req.boundary_mask == end & !req.boundary_mask);
+            let free = in_segment
+                && self
+                    .slots
+                    .as_ref()
+                    .get(idx..idx + nslots)
+                    .is_some_and(|s| s.iter().all(|x| !x.used));
+            if free && no_boundary {
+                let slots = self.slots.as_mut();
+                for (k, s) in slots.iter_mut().skip(idx).take(nslots).enumerate() {
+                    *s = BounceSlot {
+                        used: true,
+                        ..BounceSlot::default()
+                    };
+                    if k == 0 {
+                        *s = BounceSlot {
+                            orig: req.orig,
+                            len: req.len,
+                            offset,
+                            slots: nslots as u32,
+                            used: true,
+                        };
+                    }
+                }
+                self.used += nslots;
+                self.index = (idx + nslots) % n;
+                return Ok(addr + offset);
+            }
+            idx = (idx + stride) % n;
+            checked = checked.saturating_add(stride);
+        }
+        Err(BounceError::NoSpace)
+    }
+
+    fn head_of(&self, tlb_addr: u64) -> Option<(usize, BounceSlot)> {
+        if !self.contains(tlb_addr) {
+            return None;
+        }
+        let i = ((tlb_addr - self.slot_addr(0)) >> self.geo.slot_shift) as usize;
+        let slots = self.slots.as_ref();
+        let mut h = i;
+        loop {
+            let s = slots.get(h)?;
+            if !s.used {
+                return None;
+            }
+            if s.slots != 0 {
+                return Some((h, *s));
+            }
+            h = h.checked_sub(1)?;
+        }
+    }
+
+    /// For a sync of `tlb_addr` (anywhere inside a mapping): the original
+    /// address it corresponds to and the bytes left in the mapping from it.
+    pub fn lookup(&self, tlb_addr: u64) -> Option<(u64, u64)> {
+        let (h, s) = self.head_of(tlb_addr)?;
+        let start = self.slot_addr(h) + s.offset;
+        let delta = tlb_addr.checked_sub(start)?;
+        if delta >= s.len {
+            return None;
+        }
+        Some((s.orig + delta, s.len - delta))
+    }
+
+    /// Releases the mapping that starts at `tlb_addr`; returns its original
+    /// address and length for the copy back.
+    pub fn unmap(&mut self, tlb_addr: u64) -> Result<(u64, u64), BounceError> {
+        let (h, s) = self.head_of(tlb_addr).ok_or(BounceError::NotMapped)?;
+        if self.slot_addr(h) + s.offset != tlb_addr {
+            return Err(BounceError::NotMapped);
+        }
+        let n = s.slots as usize;
+        for x in self.slots.as_mut().iter_mut().skip(h).take(n) {
+            *x = BounceSlot::default();
+        }
+        self.used -= n;
+        Ok((s.orig, s.len))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    fn area(slots: usize) -> Area<Vec<BounceSlot>> {
+        Area::new(
+            BounceGeometry::swiotlb(0x1000_0000),
+            0,
+            vec![BounceSlot::default(); slots],
+        )
+        .unwrap()
+    }
+
+    fn req(orig: u64, len: u64, min_align_mask: u64) -> BounceRequest {
+        BounceRequest {
+            orig,
+            len,
+            min_align_mask,
+            alloc_align_mask: 0,
+            boundary_mask: u64::MAX,
+        }
+    }
+
+    #[test]
+    fn basics() {
+        let mut a = area(256);
+        let t = a.map(&req(0x5_0123, 100, 0)).unwrap();
+        assert_eq!(t, 0x1000_0000);
+        let p = a.map(&req(0x6_0000, 4096, 0)).unwrap();
+        assert_eq!(p % 4096, 0, "page-sized mappings are page aligned");
+        let m = a.map(&req(0x7_0abc, 64, 0xfff)).unwrap();
+        assert_eq!(m & 0xfff, 0xabc, "min_align_mask preserved");
+        assert_eq!(a.lookup(m + 10), Some((0x7_0abc + 10, 54)));
+        assert_eq!(a.unmap(m + 1), Err(BounceError::NotMapped));
+        assert_eq!(a.unmap(m), Ok((0x7_0abc, 64)));
+        assert_eq!(a.unmap(m), Err(BounceError::NotMapped));
+        assert_eq!(a.map(&req(0, 129 * 2048, 0)), Err(BounceError::InvalidSize));
+        assert_eq!(a.map(&req(0, 0, 0)), Err(BounceError::InvalidSize));
+        let b = BounceRequest {
+            boundary_mask: 0xffff,
+            ..req(0, 3 * 2048, 0)
+        };
+        for _ in 0..20 {
+            let x = a.map(&b).unwrap();
+            assert_eq!(x & !0xffff, (x + 3 * 2048 - 1) & !0xffff);
+        }
+        assert!(BounceGeometry::swiotlb(0).below(1 << 21, u32::MAX as u64));
+        assert!(!BounceGeometry::swiotlb(0x1_0000_0000).below(1, u32::MAX as u64));
+        assert_eq!(area_for_cpu(5, 4), 1);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Mappings stay disjoint, inside one segment and the boundary, keep
+        /// the min_align bits and alignment; accounting is exact and
+        /// everything is free at the end.
+        #[test]
+        fn model(ops in proptest::collection::vec((any::<bool>(), 0u64..1 << 30, 1u64..300_000, 0u8..4, any::<usize>()), 1..150)) {
+            let mut a = area(512);
+            let mut owner = vec![false; 512];
+            let mut live: Vec<(u64, u64, u64, usize, usize)> = Vec::new();
+            for (is_map, orig, len, mask_pick, pick) in ops {
+                if is_map {
+                    let mam = [0u64, 0xfff, 0x3f, 0x7ff][mask_pick as usize];
+                    let bm = [u64::MAX, 0xffff, 0x3ffff, u64::MAX][mask_pick as usize];
+                    let r = BounceRequest { orig, len, min_align_mask: mam, alloc_align_mask: 0, boundary_mask: bm };
+                    match a.map(&r) {
+                        Ok(t) => {
+                            prop_assert_eq!(t & mam, orig & mam);
+                            let off = orig & mam & 0x7ff;
+                            let first = ((t - off - 0x1000_0000) >> 11) as usize;
+                            let n = (len + off).div_ceil(2048) as usize;
+                            prop_assert_eq!(first / 128, (first + n - 1) / 128);
+                            prop_assert_eq!((t - off) & !bm, (t - off + (n as u64) * 2048 - 1) & !bm);
+                            if mam == 0 && len >= 4096 { prop_assert_eq!(t % 4096, 0); }
+                            for o in &mut owner[first..first + n] { prop_assert!(!*o); *o = true; }
+                            live.push((t, orig, len, first, n));
+                        }
+                        Err(BounceError::InvalidSize) => prop_assert!(len + (orig & mam & 0x7ff) > 128 * 2048),
+                        Err(e) => prop_assert_eq!(e, BounceError::NoSpace),
+                    }
+                } else if !live.is_empty() {
+                    let (t, orig, len, first, n) = live.swap_remove(pick % live.len());
+                    prop_assert_eq!(a.unmap(t), Ok((orig, len)));
+                    for o in &mut owner[first..first + n] { *o = false; }
+                }
+                prop_assert_eq!(a.used(), owner.iter().filter(|o| **o).count());
+            }
+            for (t, orig, len, _, _) in live { prop_assert_eq!(a.unmap(t), Ok((orig, len))); }
+            prop_assert_eq!(a.used(), 0);
+        }
+    }
+}
