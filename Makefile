@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# rsdma: an out-of-tree module.  `make` builds rsdma.ko and the samples
+# against KDIR (default: the cached test kernel, built on first use);
+# `make demo` and `make test` are the two commands the README gives.
+
+RSDMA_VARIANT ?= debug
+
+.PHONY: all modules setup kernel demo test test-host test-qemu bench \
+	bench-host fuzz check clean help
+
+all: modules
+
+help:
+	@echo "make            build rsdma.ko and rsdma_edu.ko (KDIR=... to pick a kernel tree)"
+	@echo "make demo       boot QEMU and show a DMA round trip through rsdma"
+	@echo "make test       host tests and every QEMU scenario"
+	@echo "make bench      DMA map/unmap benchmark in QEMU (non-debug kernel)"
+	@echo "make bench-host rsdma-core allocator benchmarks on the host"
+	@echo "make fuzz       fuzz rsdma-core for a bounded time"
+	@echo "make check      rustfmt and clippy"
+
+setup:
+	@scripts/setup
+
+kernel: setup
+	@scripts/kernel $(RSDMA_VARIANT) >/dev/null
+
+modules: setup
+	@scripts/build-module $(RSDMA_VARIANT)
+
+demo: setup
+	@scripts/demo
+
+test: setup
+	@scripts/test
+
+test-host: setup
+	@scripts/test --host-only
+
+test-qemu: setup
+	@scripts/test --qemu-only
+
+bench: setup
+	@scripts/bench
+
+bench-host: setup
+	@scripts/bench-host
+
+fuzz: setup
+	@scripts/fuzz
+
+check: setup
+	@scripts/check
+
+clean:
+	@scripts/build-module --clean 2>/dev/null || true
+	rm -rf build target

@@ -1,0 +1,31 @@
+# Helpers for scenarios (sourced by the guest init).
+
+# edu_dev: the PCI address of QEMU's edu device (1234:11e8).
+edu_dev() {
+	for d in /sys/bus/pci/devices/*; do
+		if [ "$(cat "$d/vendor")" = 0x1234 ] && [ "$(cat "$d/device")" = 0x11e8 ]; then
+			basename "$d"
+			return 0
+		fi
+	done
+	echo "no edu device" >&2
+	return 1
+}
+
+# fail MSG: report a failed check and stop the scenario.
+fail() {
+	echo "FAIL: $*"
+	exit 1
+}
+
+# expect_log PATTERN: the kernel log since the scenario began matches PATTERN.
+expect_log() {
+	dmesg | grep -q -- "$1" || fail "kernel log lacks '$1'"
+}
+
+# edu_run TEST: asks the edu sample to run TEST on the edu device.
+edu_run() {
+	dev=$(edu_dev) || return 1
+	echo "$1" >"/sys/kernel/debug/rsdma_edu/$dev/run" || fail "edu test '$1' failed (see the kernel log)"
+	cat "/sys/kernel/debug/rsdma_edu/$dev/result"
+}

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Devices.
+//!
+//! C header: [`include/linux/device.h`](srctree/include/linux/device.h)
+
+use super::bindings;
+use super::fmt::StackStr;
+use core::fmt;
+use core::ptr::NonNull;
+use kernel::types::{ARef, AlwaysRefCounted, Opaque};
+
+/// A `struct device`.
+///
+/// # Invariants
+///
+/// A `&Device` always points to a live `struct device` whose reference count
+/// is held for the lifetime of the reference.
+#[repr(transparent)]
+pub struct Device(Opaque<bindings::device>);
+
+/// Log level of a device message.
+#[derive(Clone, Copy)]
+pub enum Level {
+    /// `dev_err`.
+    Err,
+    /// `dev_warn`.
+    Warn,
+    /// `dev_info`.
+    Info,
+}
+
+impl Device {
+    /// Borrows a `struct device`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to a live `struct device` whose reference count stays
+    /// above zero for `'a`.
+    pub unsafe fn from_raw<'a>(ptr: *mut bindings::device) -> &'a Self {
+        // SAFETY: `Device` is a transparent wrapper of `struct device`, and
+        // the caller guarantees it is live for `'a`.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
+    /// The raw `struct device *`.
+    pub fn as_raw(&self) -> *mut bindings::device {
+        self.0.get()
+    }
+
+    /// The device's name (`dev_name`).
+    pub fn name(&self) -> &kernel::str::CStr {
+        // SAFETY: the type invariant makes the device live; `dev_name`
+        // returns a NUL-terminated string owned by the device.
+        let name = unsafe { bindings::rsdma_helper_dev_name(self.as_raw()) };
+        // SAFETY: `name` is NUL-terminated and lives as long as the device,
+        // which outlives `&self`.
+        unsafe { kernel::str::CStr::from_char_ptr(name) }
+    }
+
+    /// The device's streaming DMA mask (`dma_get_mask`).
+    pub fn dma_mask(&self) -> u64 {
+        // SAFETY: the type invariant makes the device live.
+        unsafe { bindings::rsdma_helper_dma_mask(self.as_raw()) }
+    }
+
+    /// Sets the streaming and coherent DMA masks (`dma_set_mask_and_coherent`).
+    pub fn set_dma_mask(&self, mask: u64) -> kernel::error::Result {
+        // SAFETY: the type invariant makes the device live.
+        kernel::error::to_result(unsafe { bindings::dma_set_mask(self.as_raw(), mask) })?;
+        // SAFETY: as above.
+        kernel::error::to_result(unsafe { bindings::dma_set_coherent_mask(self.as_raw(), mask) })
+    }
+
+    /// Whether DMA by this device is coherent with the CPU caches.
+    pub fn is_dma_coherent(&self) -> bool {
+        // SAFETY: the type invariant makes the device live.
+        unsafe { bindings::rsdma_helper_dev_is_dma_coherent(self.as_raw()) }
+    }
+
+    /// Logs `args` at `level` with the device's driver and name as prefix.
+    ///
+    /// Formats on the stack: usable in atomic context.  Lines longer than
+    /// 255 bytes are cut.
+    pub fn log(&self, level: Level, args: fmt::Arguments<'_>) {
+        let msg = StackStr::<256>::from_fmt(args);
+        let dev = self.as_raw();
+        let msg = msg.as_char_ptr();
+        // SAFETY: the device is live (type invariant) and `msg` is a
+        // NUL-terminated string that outlives the call.
+        unsafe {
+            match level {
+                Level::Err => bindings::rsdma_helper_dev_err(dev, msg),
+                Level::Warn => bindings::rsdma_helper_dev_warn(dev, msg),
+                Level::Info => bindings::rsdma_helper_dev_info(dev, msg),
+            }
+        }
+    }
+}
+
+// SAFETY: `get_device`/`put_device` manage the device's reference count, and
+// the last `put_device` may run on any thread.
+unsafe impl AlwaysRefCounted for Device {
+    fn inc_ref(&self) {
+        // SAFETY: the device is live (type invariant).
+        unsafe { bindings::rsdma_helper_get_device(self.as_raw()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: the caller holds a reference it gives up here.
+        unsafe { bindings::rsdma_helper_put_device(obj.cast().as_ptr()) }
+    }
+}
+
+// SAFETY: a `struct device` may be used and released from any thread.
+unsafe impl Send for Device {}
+// SAFETY: the operations on `&Device` are safe to call concurrently (the C
+// side serialises what needs it).
+unsafe impl Sync for Device {}
+
+impl Device {
+    /// Takes a counted reference to the device.
+    pub fn get(&self) -> ARef<Self> {
+        ARef::from(self)
+    }
+}
+
+/// Logs an error line naming the device: `dev_err!(dev, "fmt", args...)`.
+#[macro_export]
+macro_rules! dev_err {
+    ($dev:expr, $($arg:tt)*) => {
+        $dev.log($crate::kapi::device::Level::Err, core::format_args!($($arg)*))
+    };
+}
+
+/// Logs a warning line naming the device.
+#[macro_export]
+macro_rules! dev_warn {
+    ($dev:expr, $($arg:tt)*) => {
+        $dev.log($crate::kapi::device::Level::Warn, core::format_args!($($arg)*))
+    };
+}
+
+/// Logs an informational line naming the device.
+#[macro_export]
+macro_rules! dev_info {
+    ($dev:expr, $($arg:tt)*) => {
+        $dev.log($crate::kapi::device::Level::Info, core::format_args!($($arg)*))
+    };
+}

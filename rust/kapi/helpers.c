@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C helpers for rsdma's Rust abstraction layer: static inline functions and
+ * macros have no symbol the Rust side could call, so each gets a one-line
+ * forward here.  Compiled into every rsdma module that uses rust/kapi.
+ */
+
+#include <linux/device.h>
+#include <linux/dma-map-ops.h>
+#include <linux/io.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/scatterlist.h>
+
+#include "helpers.h"
+
+/* dma-buf's exports live in a symbol namespace module! cannot import. */
+MODULE_IMPORT_NS(DMA_BUF);
+
+bool rsdma_helper_has_dma_ops(void)
+{
+	return IS_ENABLED(CONFIG_ARCH_HAS_DMA_OPS);
+}
+
+const struct dma_map_ops *rsdma_helper_get_dma_ops(struct device *dev)
+{
+	return get_dma_ops(dev);
+}
+
+void rsdma_helper_set_dma_ops(struct device *dev, const struct dma_map_ops *ops)
+{
+	set_dma_ops(dev, ops);
+}
+
+bool rsdma_helper_dma_iommu(struct device *dev)
+{
+#ifdef CONFIG_IOMMU_DMA
+	return dev->dma_iommu;
+#else
+	return false;
+#endif
+}
+
+void rsdma_helper_set_dma_iommu(struct device *dev, bool on)
+{
+#ifdef CONFIG_IOMMU_DMA
+	dev->dma_iommu = on;
+#endif
+}
+
+u64 rsdma_helper_dma_mask(struct device *dev)
+{
+	return dma_get_mask(dev);
+}
+
+bool rsdma_helper_dev_is_dma_coherent(struct device *dev)
+{
+	return dev_is_dma_coherent(dev);
+}
+
+struct device *rsdma_helper_get_device(struct device *dev)
+{
+	return get_device(dev);
+}
+
+void rsdma_helper_put_device(struct device *dev)
+{
+	put_device(dev);
+}
+
+const char *rsdma_helper_dev_name(const struct device *dev)
+{
+	return dev_name(dev);
+}
+
+void rsdma_helper_dev_info(const struct device *dev, const char *msg)
+{
+	dev_info(dev, "%s\n", msg);
+}
+
+void rsdma_helper_dev_err(const struct device *dev, const char *msg)
+{
+	dev_err(dev, "%s\n", msg);
+}
+
+void rsdma_helper_dev_warn(const struct device *dev, const char *msg)
+{
+	dev_warn(dev, "%s\n", msg);
+}
+
+u32 rsdma_helper_readl(const void __iomem *addr)
+{
+	return readl(addr);
+}
+
+void rsdma_helper_writel(u32 val, void __iomem *addr)
+{
+	writel(val, addr);
+}
+
+u64 rsdma_helper_readq(const void __iomem *addr)
+{
+	return readq(addr);
+}
+
+void rsdma_helper_writeq(u64 val, void __iomem *addr)
+{
+	writeq(val, addr);
+}
+
+void *rsdma_helper_pci_get_drvdata(struct pci_dev *pdev)
+{
+	return pci_get_drvdata(pdev);
+}
+
+void rsdma_helper_pci_set_drvdata(struct pci_dev *pdev, void *data)
+{
+	pci_set_drvdata(pdev, data);
+}
+
+struct device *rsdma_helper_pci_dev(struct pci_dev *pdev)
+{
+	return &pdev->dev;
+}
+
+resource_size_t rsdma_helper_pci_resource_len(struct pci_dev *pdev, int bar)
+{
+	return pci_resource_len(pdev, bar);
+}
+
+void rsdma_helper_pci_driver_set_managed_dma(struct pci_driver *drv, bool on)
+{
+	drv->driver_managed_dma = on;
+}
+
+struct scatterlist *rsdma_helper_sg_next(struct scatterlist *sg)
+{
+	return sg_next(sg);
+}
+
+void rsdma_helper_sg_set_page(struct scatterlist *sg, struct page *page,
+			      unsigned int len, unsigned int offset)
+{
+	sg_set_page(sg, page, len, offset);
+}
+
+struct page *rsdma_helper_sg_page(struct scatterlist *sg)
+{
+	return sg_page(sg);
+}
+
+dma_addr_t rsdma_helper_sg_dma_address(struct scatterlist *sg)
+{
+	return sg_dma_address(sg);
+}
+
+unsigned int rsdma_helper_sg_dma_len(struct scatterlist *sg)
+{
+	return sg_dma_len(sg);
+}
+
+void rsdma_helper_sg_set_dma(struct scatterlist *sg, dma_addr_t addr,
+			     unsigned int len)
+{
+	sg_dma_address(sg) = addr;
+	sg_dma_len(sg) = len;
+}
+
+phys_addr_t rsdma_helper_sg_phys(struct scatterlist *sg)
+{
+	return sg_phys(sg);
+}
+
+void *rsdma_helper_page_address(struct page *page)
+{
+	return page_address(page);
+}
+
+phys_addr_t rsdma_helper_page_to_phys(struct page *page)
+{
+	return page_to_phys(page);
+}
+
+struct page *rsdma_helper_phys_to_page(phys_addr_t phys)
+{
+	return phys_to_page(phys);
+}
+
+struct page *rsdma_helper_virt_to_page(const void *addr)
+{
+	return virt_to_page(addr);
+}
+
+phys_addr_t rsdma_helper_virt_to_phys(const void *addr)
+{
+	return virt_to_phys(addr);
+}

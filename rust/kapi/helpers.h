@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * C helpers for static inline functions and macros the Rust side needs.
+ * Each is a one-line forward to the kernel API of the same name.
+ */
+#ifndef RSDMA_HELPERS_H
+#define RSDMA_HELPERS_H
+
+#include <linux/device.h>
+#include <linux/dma-map-ops.h>
+#include <linux/io.h>
+#include <linux/pci.h>
+#include <linux/scatterlist.h>
+
+/* Whether struct device carries dma_ops in this kernel. */
+bool rsdma_helper_has_dma_ops(void);
+const struct dma_map_ops *rsdma_helper_get_dma_ops(struct device *dev);
+void rsdma_helper_set_dma_ops(struct device *dev, const struct dma_map_ops *ops);
+bool rsdma_helper_dma_iommu(struct device *dev);
+void rsdma_helper_set_dma_iommu(struct device *dev, bool on);
+u64 rsdma_helper_dma_mask(struct device *dev);
+bool rsdma_helper_dev_is_dma_coherent(struct device *dev);
+
+struct device *rsdma_helper_get_device(struct device *dev);
+void rsdma_helper_put_device(struct device *dev);
+const char *rsdma_helper_dev_name(const struct device *dev);
+void rsdma_helper_dev_info(const struct device *dev, const char *msg);
+void rsdma_helper_dev_err(const struct device *dev, const char *msg);
+void rsdma_helper_dev_warn(const struct device *dev, const char *msg);
+
+u32 rsdma_helper_readl(const void __iomem *addr);
+void rsdma_helper_writel(u32 val, void __iomem *addr);
+u64 rsdma_helper_readq(const void __iomem *addr);
+void rsdma_helper_writeq(u64 val, void __iomem *addr);
+
+void *rsdma_helper_pci_get_drvdata(struct pci_dev *pdev);
+void rsdma_helper_pci_set_drvdata(struct pci_dev *pdev, void *data);
+struct device *rsdma_helper_pci_dev(struct pci_dev *pdev);
+resource_size_t rsdma_helper_pci_resource_len(struct pci_dev *pdev, int bar);
+void rsdma_helper_pci_driver_set_managed_dma(struct pci_driver *drv, bool on);
+
+struct scatterlist *rsdma_helper_sg_next(struct scatterlist *sg);
+void rsdma_helper_sg_set_page(struct scatterlist *sg, struct page *page,
+			      unsigned int len, unsigned int offset);
+struct page *rsdma_helper_sg_page(struct scatterlist *sg);
+dma_addr_t rsdma_helper_sg_dma_address(struct scatterlist *sg);
+unsigned int rsdma_helper_sg_dma_len(struct scatterlist *sg);
+void rsdma_helper_sg_set_dma(struct scatterlist *sg, dma_addr_t addr,
+			     unsigned int len);
+phys_addr_t rsdma_helper_sg_phys(struct scatterlist *sg);
+
+void *rsdma_helper_page_address(struct page *page);
+phys_addr_t rsdma_helper_page_to_phys(struct page *page);
+struct page *rsdma_helper_phys_to_page(phys_addr_t phys);
+struct page *rsdma_helper_virt_to_page(const void *addr);
+phys_addr_t rsdma_helper_virt_to_phys(const void *addr);
+
+#endif

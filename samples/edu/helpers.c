@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The abstraction layer's C helpers, linked into the edu sample too. */
+#include "../../rust/kapi/helpers.c"
