@@ -27,5 +27,9 @@ expect_log() {
 edu_run() {
 	dev=$(edu_dev) || return 1
 	echo "$1" >"/sys/kernel/debug/rsdma_edu/$dev/run" || fail "edu test '$1' failed (see the kernel log)"
-	cat "/sys/kernel/debug/rsdma_edu/$dev/result"
+	cat "/sys/kernel/debug/rsdma_edu/$dev/run"
 }
+
+# The DMA mask QEMU gave edu, as a bit count (qemu/run passes it along).
+EDU_DMA_BITS=$(sed -n 's/.*rsdma\.edu_dma_bits=\([0-9]*\).*/\1/p' /proc/cmdline)
+EDU_DMA_BITS=${EDU_DMA_BITS:-28}

@@ -58,6 +58,11 @@ bool rsdma_helper_dev_is_dma_coherent(struct device *dev)
 	return dev_is_dma_coherent(dev);
 }
 
+int rsdma_helper_dma_mapping_error(struct device *dev, dma_addr_t addr)
+{
+	return dma_mapping_error(dev, addr);
+}
+
 struct device *rsdma_helper_get_device(struct device *dev)
 {
 	return get_device(dev);
@@ -169,6 +174,11 @@ void rsdma_helper_sg_set_dma(struct scatterlist *sg, dma_addr_t addr,
 phys_addr_t rsdma_helper_sg_phys(struct scatterlist *sg)
 {
 	return sg_phys(sg);
+}
+
+struct page *rsdma_helper_alloc_pages(gfp_t gfp, unsigned int order)
+{
+	return alloc_pages(gfp, order);
 }
 
 void *rsdma_helper_page_address(struct page *page)

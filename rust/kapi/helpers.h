@@ -20,6 +20,7 @@ bool rsdma_helper_dma_iommu(struct device *dev);
 void rsdma_helper_set_dma_iommu(struct device *dev, bool on);
 u64 rsdma_helper_dma_mask(struct device *dev);
 bool rsdma_helper_dev_is_dma_coherent(struct device *dev);
+int rsdma_helper_dma_mapping_error(struct device *dev, dma_addr_t addr);
 
 struct device *rsdma_helper_get_device(struct device *dev);
 void rsdma_helper_put_device(struct device *dev);
@@ -49,6 +50,7 @@ void rsdma_helper_sg_set_dma(struct scatterlist *sg, dma_addr_t addr,
 			     unsigned int len);
 phys_addr_t rsdma_helper_sg_phys(struct scatterlist *sg);
 
+struct page *rsdma_helper_alloc_pages(gfp_t gfp, unsigned int order);
 void *rsdma_helper_page_address(struct page *page);
 phys_addr_t rsdma_helper_page_to_phys(struct page *page);
 struct page *rsdma_helper_phys_to_page(phys_addr_t phys);

@@ -11,10 +11,47 @@
 pub mod bindings;
 pub mod debugfs;
 pub mod device;
+pub mod dma;
 pub mod fmt;
+pub mod io;
+pub mod page;
+pub mod pci;
 
 /// Whether `ptr` is null or an `ERR_PTR` (`IS_ERR_OR_NULL`).
 pub(crate) fn is_err_ptr<T>(ptr: *const T) -> bool {
     const MAX_ERRNO: usize = 4095;
     ptr.is_null() || (ptr as usize) >= 0usize.wrapping_sub(MAX_ERRNO)
+}
+
+extern "C" {
+    /// The module this code is linked into (`THIS_MODULE`).
+    static mut __this_module: bindings::module;
+}
+
+/// `THIS_MODULE`: the owner to give the C structures this module registers.
+pub(crate) fn this_module() -> *mut bindings::module {
+    // Taking the address of the module's own `struct module` (defined for
+    // every module by modpost) reads nothing.
+    core::ptr::addr_of_mut!(__this_module)
+}
+
+/// Errors the `kernel` crate has no name for.
+pub mod errno {
+    use super::bindings;
+    use kernel::error::Error;
+
+    /// `ETIMEDOUT`: a device did not answer in time.
+    pub fn timed_out() -> Error {
+        Error::from_errno(-(bindings::ETIMEDOUT as i32))
+    }
+
+    /// `EBUSY`-like refusal for a device another owner holds: `EEXIST`.
+    pub fn exists() -> Error {
+        Error::from_errno(-(bindings::EEXIST as i32))
+    }
+
+    /// `EOPNOTSUPP`: the kernel lacks what the operation needs.
+    pub fn not_supported() -> Error {
+        Error::from_errno(-(bindings::EOPNOTSUPP as i32))
+    }
 }

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The kernel's DMA API, as a driver uses it.
+//!
+//! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
+//!
+//! Whatever ops serve the device (the kernel's own, or rsdma's once the
+//! device is attached), these are the standard entry points.
+
+use super::{bindings, device::Device, page::Pages};
+use kernel::error::{code::*, Result};
+use kernel::types::ARef;
+
+/// The direction of a streaming mapping (`enum dma_data_direction`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// The device reads and writes.
+    Bidirectional,
+    /// The device reads.
+    ToDevice,
+    /// The device writes.
+    FromDevice,
+}
+
+impl Direction {
+    /// The C value.
+    pub fn as_raw(self) -> bindings::dma_data_direction {
+        match self {
+            Direction::Bidirectional => bindings::dma_data_direction_DMA_BIDIRECTIONAL,
+            Direction::ToDevice => bindings::dma_data_direction_DMA_TO_DEVICE,
+            Direction::FromDevice => bindings::dma_data_direction_DMA_FROM_DEVICE,
+        }
+    }
+}
+
+/// A streaming mapping of a page buffer it owns (`dma_map_page_attrs`).
+///
+/// The device owns the buffer while it is mapped; the CPU gets it back for a
+/// while with [`Mapping::with_cpu`] (sync for CPU, then for device), or for
+/// good with [`Mapping::unmap`].
+///
+/// # Invariants
+///
+/// `addr` is a live mapping of `pages[..len]` for `dev` in direction `dir`.
+pub struct Mapping {
+    dev: ARef<Device>,
+    pages: Option<Pages>,
+    addr: u64,
+    len: usize,
+    dir: Direction,
+}
+
+impl Mapping {
+    /// Maps the first `len` bytes of `pages` for `dev`.
+    pub fn new(dev: &Device, pages: Pages, len: usize, dir: Direction) -> Result<Self> {
+        if len == 0 || len > pages.len() {
+            return Err(EINVAL);
+        }
+        // SAFETY: the device is live; `pages` holds `len` bytes and is kept
+        // alive (owned) until the mapping is undone.
+        let addr = unsafe {
+            bindings::dma_map_page_attrs(dev.as_raw(), pages.as_page(), 0, len, dir.as_raw(), 0)
+        };
+        // SAFETY: the device is live.
+        if unsafe { bindings::rsdma_helper_dma_mapping_error(dev.as_raw(), addr) } != 0 {
+            return Err(ENOMEM);
+        }
+        // INVARIANT: mapped above.
+        Ok(Self {
+            dev: dev.get(),
+            pages: Some(pages),
+            addr,
+            len,
+            dir,
+        })
+    }
+
+    /// The device's address of the buffer.
+    pub fn dma_addr(&self) -> u64 {
+        self.addr
+    }
+
+    /// The mapped length.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always false: a mapping is never empty.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Gives `len` bytes at `offset` to the CPU (`dma_sync_single_range_for_cpu`).
+    pub fn sync_range_for_cpu(&self, offset: usize, len: usize) -> Result {
+        let addr = self.range(offset, len)?;
+        // SAFETY: `addr..addr+len` lies inside our live mapping.
+        unsafe {
+            bindings::__dma_sync_single_for_cpu(self.dev.as_raw(), addr, len, self.dir.as_raw())
+        };
+        Ok(())
+    }
+
+    /// Gives `len` bytes at `offset` back to the device
+    /// (`dma_sync_single_range_for_device`).
+    pub fn sync_range_for_device(&self, offset: usize, len: usize) -> Result {
+        let addr = self.range(offset, len)?;
+        // SAFETY: as in `sync_range_for_cpu`.
+        unsafe {
+            bindings::__dma_sync_single_for_device(self.dev.as_raw(), addr, len, self.dir.as_raw())
+        };
+        Ok(())
+    }
+
+    fn range(&self, offset: usize, len: usize) -> Result<u64> {
+        let end = offset.checked_add(len).ok_or(EINVAL)?;
+        if len == 0 || end > self.len {
+            return Err(EINVAL);
+        }
+        Ok(self.addr + offset as u64)
+    }
+
+    /// Lends the mapped bytes to the CPU: syncs for the CPU, runs `f`, and
+    /// syncs back for the device.
+    pub fn with_cpu<R>(&mut self, f: impl FnOnce(&mut [u8]) -> R) -> Result<R> {
+        self.sync_range_for_cpu(0, self.len)?;
+        let len = self.len;
+        let r = match self.pages.as_mut() {
+            Some(p) => f(&mut p.as_mut_slice()[..len]),
+            None => return Err(EINVAL),
+        };
+        self.sync_range_for_device(0, self.len)?;
+        Ok(r)
+    }
+
+    /// Reads the mapped bytes at `offset` after syncing that range for the
+    /// CPU; the range stays with the CPU until [`Self::sync_range_for_device`].
+    pub fn read_range(&self, offset: usize, out: &mut [u8]) -> Result {
+        self.sync_range_for_cpu(offset, out.len())?;
+        let p = self.pages.as_ref().ok_or(EINVAL)?;
+        out.copy_from_slice(&p.as_slice()[offset..offset + out.len()]);
+        Ok(())
+    }
+
+    /// Unmaps and returns the buffer to the CPU.
+    pub fn unmap(mut self) -> Result<Pages> {
+        self.do_unmap();
+        // `pages` is only taken here and in drop, so it is always present.
+        self.pages.take().ok_or(EINVAL)
+    }
+
+    fn do_unmap(&mut self) {
+        if self.pages.is_some() {
+            // SAFETY: the mapping is live (type invariant) and undone once:
+            // both callers take `pages` right after.
+            unsafe {
+                bindings::dma_unmap_page_attrs(
+                    self.dev.as_raw(),
+                    self.addr,
+                    self.len,
+                    self.dir.as_raw(),
+                    0,
+                )
+            };
+        }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        self.do_unmap();
+        self.pages = None;
+    }
+}
+
+/// A coherent buffer (`dma_alloc_attrs`), shared by CPU and device.
+///
+/// # Invariants
+///
+/// `cpu` and `addr` are a live allocation of `len` bytes for `dev`.
+pub struct Coherent {
+    dev: ARef<Device>,
+    cpu: *mut u8,
+    addr: u64,
+    len: usize,
+    attrs: u64,
+}
+
+impl Coherent {
+    /// Allocates `len` zeroed bytes with `attrs` (`DMA_ATTR_*`).
+    pub fn new(dev: &Device, len: usize, attrs: u64) -> Result<Self> {
+        if len == 0 {
+            return Err(EINVAL);
+        }
+        let mut addr = 0;
+        // SAFETY: the device is live; `addr` is valid for writes.
+        let cpu = unsafe {
+            bindings::dma_alloc_attrs(
+                dev.as_raw(),
+                len,
+                &mut addr,
+                bindings::RSDMA_GFP_KERNEL | bindings::RSDMA_GFP_ZERO,
+                attrs as _,
+            )
+        };
+        if cpu.is_null() {
+            return Err(ENOMEM);
+        }
+        // INVARIANT: allocated above.
+        Ok(Self {
+            dev: dev.get(),
+            cpu: cpu.cast(),
+            addr,
+            len,
+            attrs,
+        })
+    }
+
+    /// The device's address of the buffer.
+    pub fn dma_addr(&self) -> u64 {
+        self.addr
+    }
+
+    /// The size in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always false.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Copies `out.len()` bytes at `offset` out of the buffer.
+    pub fn read(&self, offset: usize, out: &mut [u8]) -> Result {
+        let end = offset.checked_add(out.len()).ok_or(EINVAL)?;
+        if end > self.len {
+            return Err(EINVAL);
+        }
+        for (i, b) in out.iter_mut().enumerate() {
+            // SAFETY: `offset + i < len`; volatile because the device may
+            // write the buffer at any time.
+            *b = unsafe { self.cpu.add(offset + i).read_volatile() };
+        }
+        Ok(())
+    }
+
+    /// Copies `data` into the buffer at `offset`.
+    pub fn write(&self, offset: usize, data: &[u8]) -> Result {
+        let end = offset.checked_add(data.len()).ok_or(EINVAL)?;
+        if end > self.len {
+            return Err(EINVAL);
+        }
+        for (i, b) in data.iter().enumerate() {
+            // SAFETY: `offset + i < len`; volatile as in `read`.
+            unsafe { self.cpu.add(offset + i).write_volatile(*b) };
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Coherent {
+    fn drop(&mut self) {
+        // SAFETY: allocated by us with these arguments (type invariant).
+        unsafe {
+            bindings::dma_free_attrs(
+                self.dev.as_raw(),
+                self.len,
+                self.cpu.cast(),
+                self.addr,
+                self.attrs as _,
+            )
+        };
+    }
+}
+
+// SAFETY: DMA buffers may be used and freed from any thread.
+unsafe impl Send for Coherent {}
+// SAFETY: access goes through volatile byte copies.
+unsafe impl Sync for Coherent {}

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Physically contiguous page allocations.
+//!
+//! C header: [`include/linux/gfp.h`](srctree/include/linux/gfp.h)
+
+use super::bindings;
+use kernel::error::{code::*, Result};
+
+/// `2^order` physically contiguous pages from the page allocator, always
+/// mapped in the kernel's linear map (arm64 has no highmem).
+///
+/// # Invariants
+///
+/// `page` is the first of `2^order` pages this value owns, and `virt` their
+/// linear-map address.
+pub struct Pages {
+    page: *mut bindings::page,
+    virt: *mut u8,
+    order: u32,
+}
+
+impl Pages {
+    /// Allocates zeroed pages holding at least `size` bytes (`GFP_KERNEL`;
+    /// may sleep).
+    pub fn alloc(size: usize) -> Result<Self> {
+        Self::alloc_gfp(size, bindings::RSDMA_GFP_KERNEL)
+    }
+
+    /// As [`Pages::alloc`], but never sleeps (`GFP_ATOMIC`).
+    pub fn alloc_atomic(size: usize) -> Result<Self> {
+        Self::alloc_gfp(size, bindings::RSDMA_GFP_ATOMIC)
+    }
+
+    fn alloc_gfp(size: usize, gfp: bindings::gfp_t) -> Result<Self> {
+        let pages = size.div_ceil(bindings::RSDMA_PAGE_SIZE).max(1);
+        let order = pages.next_power_of_two().trailing_zeros();
+        if order > 10 {
+            return Err(EINVAL);
+        }
+        // SAFETY: any flags and a small order are valid arguments.
+        let page = unsafe {
+            bindings::rsdma_helper_alloc_pages(
+                gfp | bindings::RSDMA_GFP_ZERO | bindings::RSDMA_GFP_NOWARN,
+                order,
+            )
+        };
+        if page.is_null() {
+            return Err(ENOMEM);
+        }
+        // SAFETY: `page` was just allocated, so it is a valid lowmem page.
+        let virt = unsafe { bindings::rsdma_helper_page_address(page) }.cast::<u8>();
+        // INVARIANT: we own the pages and `virt` maps them.
+        Ok(Self { page, virt, order })
+    }
+
+    /// The size of the allocation in bytes.
+    pub fn len(&self) -> usize {
+        bindings::RSDMA_PAGE_SIZE << self.order
+    }
+
+    /// Always false: an allocation holds at least one page.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The first page.
+    pub fn as_page(&self) -> *mut bindings::page {
+        self.page
+    }
+
+    /// The `n`th page of the allocation.
+    pub fn nth_page(&self, n: usize) -> Option<*mut bindings::page> {
+        if n >= (1 << self.order) {
+            return None;
+        }
+        // SAFETY: `virt + n * PAGE_SIZE` lies inside the allocation.
+        Some(unsafe {
+            bindings::rsdma_helper_virt_to_page(
+                self.virt.add(n * bindings::RSDMA_PAGE_SIZE).cast(),
+            )
+        })
+    }
+
+    /// The physical address of the first byte.
+    pub fn phys(&self) -> u64 {
+        // SAFETY: `page` is a live page (type invariant).
+        unsafe { bindings::rsdma_helper_page_to_phys(self.page) }
+    }
+
+    /// The contents, for the CPU.
+    ///
+    /// The caller is responsible for DMA ownership: the bytes may be read
+    /// here while a device writes them only if the caller has not given the
+    /// buffer to the device (the DMA API's sync rules).
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: `virt` maps `len()` bytes we own (type invariant); u8 has
+        // no invalid values, so bytes a device wrote are still valid.
+        unsafe { core::slice::from_raw_parts(self.virt, self.len()) }
+    }
+
+    /// The contents, for the CPU to write.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: as in `as_slice`, and `&mut self` makes the access unique.
+        unsafe { core::slice::from_raw_parts_mut(self.virt, self.len()) }
+    }
+}
+
+impl Drop for Pages {
+    fn drop(&mut self) {
+        // SAFETY: we own the pages (type invariant).
+        unsafe { bindings::__free_pages(self.page, self.order) };
+    }
+}
+
+// SAFETY: the pages are plain memory, usable from any thread.
+unsafe impl Send for Pages {}
+// SAFETY: `&Pages` only gives shared access to the bytes.
+unsafe impl Sync for Pages {}
+
+/// Fills `buf` with random bytes (`get_random_bytes`).
+pub fn fill_random(buf: &mut [u8]) {
+    // SAFETY: `buf` is valid for writes of its length.
+    unsafe { bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) };
+}
