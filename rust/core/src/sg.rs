@@ -153,7 +153,11 @@ pub fn plan(
         let off = phys & (gran - 1);
         let s_length = u64::from(len);
         let s_iova_len = u64::from(out.get(i).map_or(0, |o| o.len));
-        if cur_len != 0 && off == 0 && dma & mask != 0 && max_len - cur_len >= s_length {
+        if cur_len != 0
+            && off == 0
+            && dma & mask != 0
+            && max_len.saturating_sub(cur_len) >= s_length
+        {
             cur_len += s_length;
             if let Some(o) = count.checked_sub(1).and_then(|c| out.get_mut(c)) {
                 o.len = cur_len as u32;
@@ -314,6 +318,14 @@ mod tests {
             ),
             Err(SgError::Overflow)
         );
+        // An input segment longer than the maximum must not underflow the
+        // merge test (found by fuzzing).
+        let small = SgLimits {
+            max_seg_size: 4096,
+            ..L
+        };
+        let (_, _, out) = run(&[(0x1000, 8192), (0x4000, 4096)], &small);
+        assert_eq!(out.len(), 2);
         let (p, _, out) = run(&[], &L);
         assert_eq!((p.iova_len, out.len()), (0, 0));
     }
