@@ -283,7 +283,7 @@ impl<M: AsRef<[BounceSlot]> + AsMut<[BounceSlot]>> Area<M> {
         if delta >= s.len {
             return None;
         }
-        Some((s.orig + delta, s.len - delta))
+        Some((s.orig.checked_add(delta)?, s.len - delta))
     }
 
     /// Releases the mapping that starts at `tlb_addr`; returns its original

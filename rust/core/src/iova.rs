@@ -880,7 +880,11 @@ impl CpuCache {
     /// bytes) below the inclusive `dma_limit`, or `None` (then refill from
     /// the [`Depot`], or allocate from the bitmap).
     pub fn alloc(&mut self, order: usize, granule_shift: u32, dma_limit: u64) -> Option<u64> {
-        let bytes = 1u64.checked_shl(granule_shift)?.checked_shl(order as u32)?;
+        let shift = granule_shift.checked_add(u32::try_from(order).ok()?)?;
+        if shift >= 64 {
+            return None;
+        }
+        let bytes = 1u64 << shift;
         let loaded = self.loaded.get_mut(order)?;
         if let Some(v) = loaded.pop_fitting(bytes, dma_limit) {
             return Some(v);
