@@ -26,13 +26,13 @@
 #include <linux/vmalloc.h>
 
 #include "helpers.h"
+#include "../../include/rsdma.h"
 
 /* Macros bindgen cannot see through. */
 const gfp_t RSDMA_GFP_KERNEL = GFP_KERNEL;
 const gfp_t RSDMA_GFP_ATOMIC = GFP_ATOMIC;
 const gfp_t RSDMA_GFP_ZERO = __GFP_ZERO;
 const gfp_t RSDMA_GFP_NOWARN = __GFP_NOWARN;
-const dma_addr_t RSDMA_DMA_MAPPING_ERROR = DMA_MAPPING_ERROR;
 const size_t RSDMA_PAGE_SIZE = PAGE_SIZE;
 const unsigned int RSDMA_PAGE_SHIFT = PAGE_SHIFT;
 const int RSDMA_IOMMU_READ = IOMMU_READ;

@@ -64,6 +64,25 @@ impl Device {
         unsafe { bindings::rsdma_helper_dma_mask(self.as_raw()) }
     }
 
+    /// The device's coherent DMA mask.
+    pub fn coherent_dma_mask(&self) -> u64 {
+        // SAFETY: the type invariant makes the device live.
+        unsafe { bindings::rsdma_helper_coherent_dma_mask(self.as_raw()) }
+    }
+
+    /// The largest DMA segment the device takes (`dma_get_max_seg_size`).
+    pub fn max_seg_size(&self) -> u32 {
+        // SAFETY: the type invariant makes the device live.
+        unsafe { bindings::rsdma_helper_max_seg_size(self.as_raw()) }
+    }
+
+    /// The boundary no DMA segment may cross, as a mask
+    /// (`dma_get_seg_boundary`).
+    pub fn seg_boundary(&self) -> u64 {
+        // SAFETY: the type invariant makes the device live.
+        unsafe { bindings::rsdma_helper_seg_boundary(self.as_raw()) as u64 }
+    }
+
     /// Sets the streaming and coherent DMA masks (`dma_set_mask_and_coherent`).
     pub fn set_dma_mask(&self, mask: u64) -> kernel::error::Result {
         // SAFETY: the type invariant makes the device live.

@@ -277,3 +277,100 @@ impl Drop for Coherent {
 unsafe impl Send for Coherent {}
 // SAFETY: access goes through volatile byte copies.
 unsafe impl Sync for Coherent {}
+
+/// A mapped scatter-gather table (`dma_map_sgtable`); unmapped on drop.
+///
+/// # Invariants
+///
+/// `table` is mapped for `dev` in direction `dir`, with `nents` DMA
+/// segments.
+pub struct SgMapping {
+    dev: ARef<Device>,
+    table: super::scatterlist::SgTable,
+    nents: usize,
+    dir: Direction,
+    mapped: bool,
+}
+
+impl SgMapping {
+    /// Maps every entry of `table` for `dev`.
+    pub fn new(dev: &Device, mut table: super::scatterlist::SgTable, dir: Direction) -> Result<Self> {
+        // SAFETY: the device is live; the table and its pages are owned by
+        // the mapping until it is undone.
+        let ret = unsafe { bindings::dma_map_sgtable(dev.as_raw(), table.as_raw(), dir.as_raw(), 0) };
+        kernel::error::to_result(ret)?;
+        // SAFETY: `dma_map_sgtable` filled in `nents`.
+        let nents = unsafe { (*table.as_raw()).nents } as usize;
+        // INVARIANT: mapped above.
+        Ok(Self {
+            dev: dev.get(),
+            table,
+            nents,
+            dir,
+            mapped: true,
+        })
+    }
+
+    /// The number of DMA segments.
+    pub fn nents(&self) -> usize {
+        self.nents
+    }
+
+    /// The DMA segments.
+    pub fn segments(&self) -> super::scatterlist::SgList<'_> {
+        self.table.dma_segments(self.nents)
+    }
+
+    /// Gives the whole table to the CPU (`dma_sync_sgtable_for_cpu`).
+    pub fn sync_for_cpu(&mut self) {
+        // SAFETY: mapped (type invariant).
+        unsafe {
+            let t = self.table.as_raw();
+            bindings::__dma_sync_sg_for_cpu(self.dev.as_raw(), (*t).sgl, (*t).orig_nents as i32, self.dir.as_raw())
+        };
+    }
+
+    /// Gives the whole table back to the device.
+    pub fn sync_for_device(&mut self) {
+        // SAFETY: mapped (type invariant).
+        unsafe {
+            let t = self.table.as_raw();
+            bindings::__dma_sync_sg_for_device(self.dev.as_raw(), (*t).sgl, (*t).orig_nents as i32, self.dir.as_raw())
+        };
+    }
+
+    /// Unmaps and returns the table to the CPU.
+    pub fn unmap(mut self) -> super::scatterlist::SgTable {
+        self.do_unmap();
+        // Move the table out without running `Drop` (already unmapped).
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again; `table` is read
+        // once and `dev` dropped here.
+        unsafe {
+            drop(core::ptr::read(&this.dev));
+            core::ptr::read(&this.table)
+        }
+    }
+
+    fn do_unmap(&mut self) {
+        if self.mapped {
+            self.mapped = false;
+            // SAFETY: mapped (type invariant), undone once.
+            unsafe {
+                bindings::dma_unmap_sg_attrs(
+                    self.dev.as_raw(),
+                    (*self.table.as_raw()).sgl,
+                    (*self.table.as_raw()).orig_nents as i32,
+                    self.dir.as_raw(),
+                    0,
+                )
+            };
+        }
+    }
+}
+
+impl Drop for SgMapping {
+    fn drop(&mut self) {
+        self.do_unmap();
+    }
+}

@@ -8,6 +8,8 @@
 #include <linux/device.h>
 #include <linux/dma-map-ops.h>
 #include <linux/io.h>
+#include <linux/iommu.h>
+#include <linux/libnvdimm.h>
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/scatterlist.h>
@@ -51,6 +53,21 @@ void rsdma_helper_set_dma_iommu(struct device *dev, bool on)
 u64 rsdma_helper_dma_mask(struct device *dev)
 {
 	return dma_get_mask(dev);
+}
+
+u64 rsdma_helper_coherent_dma_mask(struct device *dev)
+{
+	return dev->coherent_dma_mask;
+}
+
+unsigned int rsdma_helper_max_seg_size(struct device *dev)
+{
+	return dma_get_max_seg_size(dev);
+}
+
+unsigned long rsdma_helper_seg_boundary(struct device *dev)
+{
+	return dma_get_seg_boundary(dev);
 }
 
 bool rsdma_helper_dev_is_dma_coherent(struct device *dev)
@@ -204,4 +221,79 @@ struct page *rsdma_helper_virt_to_page(const void *addr)
 phys_addr_t rsdma_helper_virt_to_phys(const void *addr)
 {
 	return virt_to_phys(addr);
+}
+
+void *rsdma_helper_phys_to_virt(phys_addr_t phys)
+{
+	return phys_to_virt(phys);
+}
+
+void rsdma_helper_for_each_resv_region(struct device *dev,
+				       void (*fn)(void *ctx, u64 start, u64 len),
+				       void *ctx)
+{
+	struct iommu_resv_region *region;
+	LIST_HEAD(regions);
+
+	iommu_get_resv_regions(dev, &regions);
+	list_for_each_entry(region, &regions, list)
+		fn(ctx, region->start, region->length);
+	iommu_put_resv_regions(dev, &regions);
+}
+
+static int rsdma_count_dev(struct device *dev, void *data)
+{
+	(*(int *)data)++;
+	return 0;
+}
+
+int rsdma_helper_iommu_group_size(struct device *dev)
+{
+	struct iommu_group *group = iommu_group_get(dev);
+	int n = 0;
+
+	if (!group)
+		return 0;
+	iommu_group_for_each_dev(group, &n, rsdma_count_dev);
+	iommu_group_put(group);
+	return n;
+}
+
+void rsdma_helper_iommu_flush_iotlb_all(struct iommu_domain *domain)
+{
+	iommu_flush_iotlb_all(domain);
+}
+
+/* Unmaps without invalidating the IOTLB: the caller flushes later. */
+size_t rsdma_helper_iommu_unmap_nosync(struct iommu_domain *domain,
+				       unsigned long iova, size_t size)
+{
+	struct iommu_iotlb_gather gather;
+
+	iommu_iotlb_gather_init(&gather);
+	gather.queued = true;
+	return iommu_unmap_fast(domain, iova, size, &gather);
+}
+
+/* Cache maintenance with what arm64 exports to modules. */
+void rsdma_helper_cache_clean(void *addr, size_t size)
+{
+	arch_wb_cache_pmem(addr, size);
+}
+
+void rsdma_helper_cache_inval(void *addr, size_t size)
+{
+	arch_invalidate_pmem(addr, size);
+}
+
+int rsdma_helper_devm_add_action(struct device *dev, void (*fn)(void *),
+				 void *data)
+{
+	return devm_add_action(dev, fn, data);
+}
+
+void rsdma_helper_devm_remove_action(struct device *dev, void (*fn)(void *),
+				     void *data)
+{
+	devm_remove_action(dev, fn, data);
 }

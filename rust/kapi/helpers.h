@@ -19,6 +19,9 @@ void rsdma_helper_set_dma_ops(struct device *dev, const struct dma_map_ops *ops)
 bool rsdma_helper_dma_iommu(struct device *dev);
 void rsdma_helper_set_dma_iommu(struct device *dev, bool on);
 u64 rsdma_helper_dma_mask(struct device *dev);
+u64 rsdma_helper_coherent_dma_mask(struct device *dev);
+unsigned int rsdma_helper_max_seg_size(struct device *dev);
+unsigned long rsdma_helper_seg_boundary(struct device *dev);
 bool rsdma_helper_dev_is_dma_coherent(struct device *dev);
 int rsdma_helper_dma_mapping_error(struct device *dev, dma_addr_t addr);
 
@@ -56,5 +59,23 @@ phys_addr_t rsdma_helper_page_to_phys(struct page *page);
 struct page *rsdma_helper_phys_to_page(phys_addr_t phys);
 struct page *rsdma_helper_virt_to_page(const void *addr);
 phys_addr_t rsdma_helper_virt_to_phys(const void *addr);
+void *rsdma_helper_phys_to_virt(phys_addr_t phys);
+
+struct iommu_domain;
+/* Calls fn(ctx, start, length) for each IOMMU reserved region of dev. */
+void rsdma_helper_for_each_resv_region(struct device *dev,
+				       void (*fn)(void *ctx, u64 start, u64 len),
+				       void *ctx);
+/* How many devices share dev's IOMMU group; 0 without a group. */
+int rsdma_helper_iommu_group_size(struct device *dev);
+void rsdma_helper_iommu_flush_iotlb_all(struct iommu_domain *domain);
+size_t rsdma_helper_iommu_unmap_nosync(struct iommu_domain *domain,
+				       unsigned long iova, size_t size);
+void rsdma_helper_cache_clean(void *addr, size_t size);
+void rsdma_helper_cache_inval(void *addr, size_t size);
+int rsdma_helper_devm_add_action(struct device *dev, void (*fn)(void *),
+				 void *data);
+void rsdma_helper_devm_remove_action(struct device *dev, void (*fn)(void *),
+				     void *data);
 
 #endif

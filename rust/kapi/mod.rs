@@ -10,12 +10,17 @@
 
 pub mod bindings;
 pub mod debugfs;
+pub mod cache;
 pub mod device;
+pub mod devres;
 pub mod dma;
+pub mod dma_ops;
 pub mod fmt;
+pub mod iommu;
 pub mod io;
 pub mod page;
 pub mod pci;
+pub mod scatterlist;
 
 /// Whether `ptr` is null or an `ERR_PTR` (`IS_ERR_OR_NULL`).
 pub(crate) fn is_err_ptr<T>(ptr: *const T) -> bool {

@@ -32,7 +32,8 @@ impl Pages {
         Self::alloc_gfp(size, bindings::RSDMA_GFP_ATOMIC)
     }
 
-    fn alloc_gfp(size: usize, gfp: bindings::gfp_t) -> Result<Self> {
+    /// As [`Pages::alloc`], with the caller's GFP flags (a DMA op's `gfp`).
+    pub fn alloc_gfp(size: usize, gfp: bindings::gfp_t) -> Result<Self> {
         let pages = size.div_ceil(bindings::RSDMA_PAGE_SIZE).max(1);
         let order = pages.next_power_of_two().trailing_zeros();
         if order > 10 {

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Scatterlists and scatter-gather tables.
+//!
+//! C header: [`include/linux/scatterlist.h`](srctree/include/linux/scatterlist.h)
+
+use super::{bindings, page::Pages};
+use core::marker::PhantomData;
+use kernel::error::{code::*, to_result, Result};
+
+/// A chain of `nents` scatterlist entries handed to a DMA op.
+///
+/// # Invariants
+///
+/// `sgl` starts a chain of at least `nents` live entries, borrowed for the
+/// lifetime `'a`.
+pub struct SgList<'a> {
+    sgl: *mut bindings::scatterlist,
+    nents: usize,
+    _p: PhantomData<&'a mut bindings::scatterlist>,
+}
+
+impl<'a> SgList<'a> {
+    /// Borrows a chain.
+    ///
+    /// # Safety
+    ///
+    /// `sgl` must start a chain of at least `nents` live entries that
+    /// nobody else changes during `'a`.
+    pub unsafe fn from_raw(sgl: *mut bindings::scatterlist, nents: usize) -> Self {
+        // INVARIANT: the caller's promise.
+        Self {
+            sgl,
+            nents,
+            _p: PhantomData,
+        }
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.nents
+    }
+
+    /// Whether there is no entry.
+    pub fn is_empty(&self) -> bool {
+        self.nents == 0 || self.sgl.is_null()
+    }
+
+    /// The entries.
+    pub fn iter(&self) -> SgIter<'_> {
+        SgIter {
+            sg: self.sgl,
+            left: if self.sgl.is_null() { 0 } else { self.nents },
+            _p: PhantomData,
+        }
+    }
+}
+
+/// An iterator over an [`SgList`].
+pub struct SgIter<'a> {
+    sg: *mut bindings::scatterlist,
+    left: usize,
+    _p: PhantomData<&'a ()>,
+}
+
+impl<'a> Iterator for SgIter<'a> {
+    type Item = SgEntry<'a>;
+
+    fn next(&mut self) -> Option<SgEntry<'a>> {
+        if self.left == 0 || self.sg.is_null() {
+            return None;
+        }
+        let cur = self.sg;
+        self.left -= 1;
+        if self.left > 0 {
+            // SAFETY: `cur` is a live entry with more entries after it
+            // (type invariant of `SgList`).
+            self.sg = unsafe { bindings::rsdma_helper_sg_next(cur) };
+        }
+        // INVARIANT: `cur` is live for `'a`.
+        Some(SgEntry { sg: cur, _p: PhantomData })
+    }
+}
+
+/// One scatterlist entry.
+///
+/// # Invariants
+///
+/// `sg` is a live entry of a chain borrowed for `'a`.
+pub struct SgEntry<'a> {
+    sg: *mut bindings::scatterlist,
+    _p: PhantomData<&'a ()>,
+}
+
+impl SgEntry<'_> {
+    /// The physical address of the entry's first byte.
+    pub fn phys(&self) -> u64 {
+        // SAFETY: live entry (type invariant).
+        unsafe { bindings::rsdma_helper_sg_phys(self.sg) }
+    }
+
+    /// The CPU length in bytes.
+    pub fn length(&self) -> u32 {
+        // SAFETY: live entry.
+        unsafe { (*self.sg).length }
+    }
+
+    /// The DMA address the mapping gave the entry.
+    pub fn dma_address(&self) -> u64 {
+        // SAFETY: live entry.
+        unsafe { bindings::rsdma_helper_sg_dma_address(self.sg) }
+    }
+
+    /// The DMA length the mapping gave the entry (0 past the last DMA
+    /// segment).
+    pub fn dma_len(&self) -> u32 {
+        // SAFETY: live entry.
+        unsafe { bindings::rsdma_helper_sg_dma_len(self.sg) }
+    }
+
+    /// Sets the entry's DMA address and length.
+    pub fn set_dma(&self, addr: u64, len: u32) {
+        // SAFETY: live entry, which the DMA op owns while it maps the list.
+        unsafe { bindings::rsdma_helper_sg_set_dma(self.sg, addr, len) };
+    }
+}
+
+/// An owned scatter-gather table (`struct sg_table`) whose entries point at
+/// pages the table also owns.
+///
+/// # Invariants
+///
+/// `table` was set up by `sg_alloc_table` with `pages.len()` entries, and
+/// entry `i` describes (part of) `pages[i]`.
+pub struct SgTable {
+    table: bindings::sg_table,
+    pages: kernel::alloc::KVec<Pages>,
+}
+
+impl SgTable {
+    /// Builds a table of one entry per buffer in `pages`: entry `i` covers
+    /// `lens[i]` bytes of `pages[i]` from offset `offs[i]`.
+    pub fn new(pages: kernel::alloc::KVec<Pages>, offs: &[u32], lens: &[u32]) -> Result<Self> {
+        let n = pages.len();
+        if n == 0 || offs.len() != n || lens.len() != n {
+            return Err(EINVAL);
+        }
+        for i in 0..n {
+            let end = offs[i] as usize + lens[i] as usize;
+            if lens[i] == 0 || end > pages[i].len() {
+                return Err(EINVAL);
+            }
+        }
+        let mut table = bindings::sg_table::default();
+        // SAFETY: `table` is valid for writes.
+        to_result(unsafe {
+            bindings::sg_alloc_table(&mut table, n as u32, bindings::RSDMA_GFP_KERNEL)
+        })?;
+        let mut sg = table.sgl;
+        for i in 0..n {
+            // SAFETY: `sg` is entry `i` of the table just allocated; the
+            // page lives as long as the table (we own both).
+            unsafe {
+                bindings::rsdma_helper_sg_set_page(sg, pages[i].as_page(), lens[i], offs[i]);
+                sg = bindings::rsdma_helper_sg_next(sg);
+            }
+        }
+        // INVARIANT: set up above.
+        Ok(Self { table, pages })
+    }
+
+    /// The raw table, for the DMA API.
+    pub(crate) fn as_raw(&mut self) -> *mut bindings::sg_table {
+        &mut self.table
+    }
+
+    /// The buffers.
+    pub fn pages(&self) -> &[Pages] {
+        &self.pages
+    }
+
+    /// The buffers, for the CPU to write.
+    pub fn pages_mut(&mut self) -> &mut [Pages] {
+        &mut self.pages
+    }
+
+    /// The DMA segments after mapping: `(address, length)` of the first
+    /// `nents` entries.
+    pub fn dma_segments(&self, nents: usize) -> SgList<'_> {
+        // SAFETY: the table holds at least `orig_nents >= nents` live
+        // entries, borrowed with `self`.
+        unsafe { SgList::from_raw(self.table.sgl, nents.min(self.table.orig_nents as usize)) }
+    }
+}
+
+impl Drop for SgTable {
+    fn drop(&mut self) {
+        // SAFETY: allocated by `sg_alloc_table` (type invariant).
+        unsafe { bindings::sg_free_table(&mut self.table) };
+    }
+}
+
+// SAFETY: the table and its pages are plain memory.
+unsafe impl Send for SgTable {}
+// SAFETY: `&SgTable` only reads.
+unsafe impl Sync for SgTable {}
