@@ -5,7 +5,7 @@
 //!
 //! Compiled into client modules only (rsdma itself defines these symbols).
 
-use super::{bindings, device::Device};
+use crate::kapi::{bindings, device::Device};
 use kernel::error::{to_result, Result};
 
 /// How to attach a device.

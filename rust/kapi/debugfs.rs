@@ -91,6 +91,9 @@ pub trait Command: Send + Sync {
 
 /// A debugfs file that runs commands written to it ([`Command`]).
 ///
+/// Drop it before the [`Dir`] it lives in: removing the directory removes
+/// the file with it.
+///
 /// # Invariants
 ///
 /// `dentry` is null or a file whose `i_private` is `data` turned into a raw

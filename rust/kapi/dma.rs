@@ -374,3 +374,24 @@ impl Drop for SgMapping {
         self.do_unmap();
     }
 }
+
+/// Calls `dma_unmap_page_attrs` with arbitrary arguments.
+///
+/// For tests of misuse detection: a DMA layer must survive (and report) an
+/// unmap that matches no mapping, or one that is wrong in size or
+/// direction.  Against a layer that trusts its callers this corrupts the
+/// device's own mappings, so use it only on devices attached to rsdma.
+pub fn unmap_page_unchecked(dev: &Device, addr: u64, size: usize, dir: Direction) {
+    // SAFETY: the device is live; the DMA layer must validate the rest.
+    unsafe { bindings::dma_unmap_page_attrs(dev.as_raw(), addr, size, dir.as_raw(), 0) };
+}
+
+impl Mapping {
+    /// Forgets the mapping without unmapping it, handing the buffer back:
+    /// the device keeps access until its DMA layer tears the mapping down
+    /// (at detach).  For tests of leak reporting.
+    pub fn leak(mut self) {
+        // Leak the pages too: the device may still reach them.
+        core::mem::forget(self.pages.take());
+    }
+}

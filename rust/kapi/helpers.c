@@ -8,6 +8,7 @@
 #include <linux/device.h>
 #include <linux/dma-map-ops.h>
 #include <linux/io.h>
+#include <linux/jiffies.h>
 #include <linux/iommu.h>
 #include <linux/libnvdimm.h>
 #include <linux/module.h>
@@ -296,4 +297,9 @@ void rsdma_helper_devm_remove_action(struct device *dev, void (*fn)(void *),
 				     void *data)
 {
 	devm_remove_action(dev, fn, data);
+}
+
+u64 rsdma_helper_jiffies(void)
+{
+	return get_jiffies_64();
 }

@@ -78,4 +78,6 @@ int rsdma_helper_devm_add_action(struct device *dev, void (*fn)(void *),
 void rsdma_helper_devm_remove_action(struct device *dev, void (*fn)(void *),
 				     void *data);
 
+u64 rsdma_helper_jiffies(void);
+
 #endif

@@ -21,6 +21,7 @@ pub mod io;
 pub mod page;
 pub mod pci;
 pub mod scatterlist;
+pub mod time;
 
 /// Whether `ptr` is null or an `ERR_PTR` (`IS_ERR_OR_NULL`).
 pub(crate) fn is_err_ptr<T>(ptr: *const T) -> bool {

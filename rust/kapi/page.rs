@@ -7,6 +7,11 @@
 use super::bindings;
 use kernel::error::{code::*, Result};
 
+/// The size of a page.
+pub const PAGE_SIZE: usize = bindings::RSDMA_PAGE_SIZE;
+/// log2 of [`PAGE_SIZE`].
+pub const PAGE_SHIFT: u32 = bindings::RSDMA_PAGE_SHIFT;
+
 /// `2^order` physically contiguous pages from the page allocator, always
 /// mapped in the kernel's linear map (arm64 has no highmem).
 ///

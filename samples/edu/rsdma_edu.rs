@@ -14,10 +14,13 @@ use kernel::{c_str, new_mutex, sync::Arc, sync::Mutex, types::ARef};
 
 #[path = "../../rust/kapi/mod.rs"]
 pub mod kapi;
+#[path = "../../rust/kapi/client.rs"]
+pub mod rsdma;
 
 use kapi::debugfs::{Command, CommandFile, Dir};
 use kapi::device::Device;
-use kapi::dma::{Direction, Mapping};
+use kapi::dma::{Coherent, Direction, Mapping, SgMapping};
+use kapi::scatterlist::SgTable;
 use kapi::fmt::StackStr;
 use kapi::page::{fill_random, Pages};
 use kapi::pci;
@@ -49,6 +52,8 @@ const EDU_BUF_LEN: u64 = 4096;
 /// Bytes moved per transfer: edu (QEMU 7.2) rejects a transfer that ends at
 /// the very end of its buffer, so no transfer covers the whole buffer.
 const CHUNK: usize = 2048;
+/// The longest transfer edu takes (QEMU 7.2), for bulk moves.
+const MAX_XFER: usize = 4095;
 /// How long one transfer may take (edu completes on a ~100 ms timer).
 const DMA_TIMEOUT_MS: u32 = 5000;
 /// edu's default DMA mask: 28 address bits.
@@ -133,6 +138,198 @@ impl Edu {
             }
         }
     }
+
+    /// Moves a byte stream from the DMA segments `src` to `dst` through
+    /// edu's buffer; the two lists may split the stream differently.
+    fn stream(&self, src: &[(u64, u64)], dst: &[(u64, u64)]) -> Result<u64> {
+        let (mut si, mut so, mut di, mut doff) = (0, 0u64, 0, 0u64);
+        let mut moved = 0u64;
+        while let (Some(&(sa, sl)), Some(&(da, dl))) = (src.get(si), dst.get(di)) {
+            let n = (MAX_XFER as u64).min(sl - so).min(dl - doff);
+            self.transfer(sa + so, 0, n as usize, false)?;
+            self.transfer(da + doff, 0, n as usize, true)?;
+            moved += n;
+            so += n;
+            doff += n;
+            if so == sl {
+                si += 1;
+                so = 0;
+            }
+            if doff == dl {
+                di += 1;
+                doff = 0;
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Maps two scatterlists of `pages` discontiguous pages each and moves
+    /// a random pattern from one to the other through edu.
+    fn sg_roundtrip(&self, out: &mut StackStr<256>, pages: usize) -> Result {
+        let build = |fill: bool| -> Result<SgTable> {
+            let mut bufs = KVec::with_capacity(pages, GFP_KERNEL)?;
+            // Every other page is kept aside, so the list is discontiguous.
+            let mut spacers = KVec::with_capacity(pages, GFP_KERNEL)?;
+            for _ in 0..pages {
+                let mut p = Pages::alloc(4096)?;
+                if fill {
+                    fill_random(p.as_mut_slice());
+                }
+                bufs.push(p, GFP_KERNEL)?;
+                spacers.push(Pages::alloc(4096)?, GFP_KERNEL)?;
+            }
+            let offs = KVec::from_elem(0u32, pages, GFP_KERNEL)?;
+            let lens = KVec::from_elem(4096u32, pages, GFP_KERNEL)?;
+            SgTable::new(bufs, &offs, &lens)
+        };
+        let src = SgMapping::new(&self.dev, build(true)?, Direction::ToDevice)?;
+        let dst = SgMapping::new(&self.dev, build(false)?, Direction::FromDevice)?;
+        let segs = |m: &SgMapping| -> Result<KVec<(u64, u64)>> {
+            let mut v = KVec::with_capacity(m.nents(), GFP_KERNEL)?;
+            for e in m.segments().iter() {
+                v.push((e.dma_address(), u64::from(e.dma_len())), GFP_KERNEL)?;
+            }
+            Ok(v)
+        };
+        let (ss, ds) = (segs(&src)?, segs(&dst)?);
+        let moved = self.stream(&ss, &ds)?;
+        let (src, dst) = (src.unmap(), dst.unmap());
+        let mut differ = None;
+        for (i, (a, b)) in src.pages().iter().zip(dst.pages()).enumerate() {
+            if a.as_slice()[..4096] != b.as_slice()[..4096] {
+                differ = Some(i);
+                break;
+            }
+        }
+        *out = StackStr::from_fmt(format_args!(
+            "sg {} pages: {} -> {} DMA segments (first {:#x}+{:#x}), {} -> {} segments, {} bytes moved: {}\n",
+            pages,
+            pages,
+            ss.len(),
+            ss.first().map_or(0, |s| s.0),
+            ss.first().map_or(0, |s| s.1),
+            pages,
+            ds.len(),
+            moved,
+            if differ.is_none() && moved == (pages * 4096) as u64 { "bytes match" } else { "BYTES DIFFER" }
+        ));
+        dev_info!(self.dev, "{}", out.as_str().trim_end());
+        if differ.is_some() || moved != (pages * 4096) as u64 {
+            return Err(EIO);
+        }
+        Ok(())
+    }
+
+    /// A coherent buffer as the DMA target: edu copies its first half into
+    /// its second half.
+    fn coherent(&self, out: &mut StackStr<256>) -> Result {
+        let buf = Coherent::new(&self.dev, 8192, 0)?;
+        let mut pattern = [0u8; 2048];
+        fill_random(&mut pattern);
+        buf.write(0, &pattern)?;
+        self.transfer(buf.dma_addr(), 0, CHUNK, false)?;
+        self.transfer(buf.dma_addr() + 4096, 0, CHUNK, true)?;
+        let mut back = [0u8; 2048];
+        buf.read(4096, &mut back)?;
+        let ok = back == pattern;
+        *out = StackStr::from_fmt(format_args!(
+            "coherent 8192 bytes at dma {:#x}: {}\n",
+            buf.dma_addr(),
+            if ok { "bytes match" } else { "BYTES DIFFER" }
+        ));
+        dev_info!(self.dev, "{}", out.as_str().trim_end());
+        if ok { Ok(()) } else { Err(EIO) }
+    }
+
+    /// `dma_sync_single_range_*` on part of a bidirectional mapping: the
+    /// CPU changes one range between two device passes.
+    fn sync_range(&self, out: &mut StackStr<256>) -> Result {
+        let mut p = Pages::alloc(8192)?;
+        fill_random(&mut p.as_mut_slice()[..2048]);
+        let first: KVec<u8> = {
+            let mut v = KVec::with_capacity(2048, GFP_KERNEL)?;
+            v.extend_from_slice(&p.as_slice()[..2048], GFP_KERNEL)?;
+            v
+        };
+        let mut m = Mapping::new(&self.dev, p, 8192, Direction::Bidirectional)?;
+        let addr = m.dma_addr();
+        // Device: [0, 2048) -> edu -> [4096, 6144).
+        self.transfer(addr, 0, CHUNK, false)?;
+        self.transfer(addr + 4096, 0, CHUNK, true)?;
+        // CPU looks at [4096, 6144) only.
+        let mut got = [0u8; 2048];
+        m.read_range(4096, &mut got)?;
+        let ok1 = got[..] == first[..];
+        m.sync_range_for_device(4096, 2048)?;
+        // CPU rewrites [0, 2048) inside a sync pair, device copies it again.
+        let mut second = [0u8; 2048];
+        fill_random(&mut second);
+        m.with_cpu(|b| b[..2048].copy_from_slice(&second))?;
+        self.transfer(addr, 0, CHUNK, false)?;
+        self.transfer(addr + 4096, 0, CHUNK, true)?;
+        m.read_range(4096, &mut got)?;
+        let ok2 = got == second;
+        m.sync_range_for_device(4096, 2048)?;
+        drop(m);
+        *out = StackStr::from_fmt(format_args!(
+            "sync_range at dma {:#x}: first pass {}, second pass {}\n",
+            addr,
+            if ok1 { "bytes match" } else { "BYTES DIFFER" },
+            if ok2 { "bytes match" } else { "BYTES DIFFER" }
+        ));
+        dev_info!(self.dev, "{}", out.as_str().trim_end());
+        if ok1 && ok2 { Ok(()) } else { Err(EIO) }
+    }
+
+    /// After a strict unmap, edu writes through the stale IOVA: the IOMMU
+    /// must block it and the memory behind the old mapping stay unchanged.
+    fn stale(&self, out: &mut StackStr<256>) -> Result {
+        // Put a known pattern into edu's buffer.
+        let mut pat = Pages::alloc(4096)?;
+        fill_random(&mut pat.as_mut_slice()[..CHUNK]);
+        let pm = Mapping::new(&self.dev, pat, CHUNK, Direction::ToDevice)?;
+        self.transfer(pm.dma_addr(), 0, CHUNK, false)?;
+        drop(pm);
+        // A victim buffer, mapped and unmapped.
+        let mut victim = Pages::alloc(4096)?;
+        victim.as_mut_slice().fill(0x5a);
+        let vm = Mapping::new(&self.dev, victim, 4096, Direction::FromDevice)?;
+        let stale = vm.dma_addr();
+        let victim = vm.unmap()?;
+        // The device writes edu's buffer to the stale address.
+        self.transfer(stale, 0, CHUNK, true)?;
+        let intact = victim.as_slice().iter().all(|&b| b == 0x5a);
+        *out = StackStr::from_fmt(format_args!(
+            "stale IOVA {:#x}: memory behind the old mapping {}\n",
+            stale,
+            if intact { "unchanged" } else { "OVERWRITTEN" }
+        ));
+        dev_info!(self.dev, "{}", out.as_str().trim_end());
+        if intact { Ok(()) } else { Err(EIO) }
+    }
+
+    /// Deliberate misuse for the tracker: an unmap with the wrong
+    /// direction, then a second unmap of the same address.
+    fn misuse(&self, out: &mut StackStr<256>) -> Result {
+        let p = Pages::alloc(4096)?;
+        let m = Mapping::new(&self.dev, p, 4096, Direction::ToDevice)?;
+        let addr = m.dma_addr();
+        // The mapping is torn down by hand below; keep the pages.
+        m.leak();
+        kapi::dma::unmap_page_unchecked(&self.dev, addr, 4096, Direction::FromDevice);
+        kapi::dma::unmap_page_unchecked(&self.dev, addr, 4096, Direction::ToDevice);
+        *out = StackStr::from_fmt(format_args!("misuse at dma {:#x}: done\n", addr));
+        Ok(())
+    }
+
+    /// Maps a buffer and never unmaps it, for the leak report at detach.
+    fn leak(&self, out: &mut StackStr<256>) -> Result {
+        let p = Pages::alloc(4096)?;
+        let m = Mapping::new(&self.dev, p, 4096, Direction::ToDevice)?;
+        *out = StackStr::from_fmt(format_args!("leaked mapping at dma {:#x}\n", m.dma_addr()));
+        m.leak();
+        Ok(())
+    }
 }
 
 impl Command for Edu {
@@ -147,6 +344,32 @@ impl Command for Edu {
                     return Err(EINVAL);
                 }
                 self.roundtrip(&mut state, n)
+            }
+            (Some("sg"), n) => {
+                let n: usize = n.unwrap_or("64").parse().map_err(|_| EINVAL)?;
+                if n == 0 || n > 512 {
+                    return Err(EINVAL);
+                }
+                self.sg_roundtrip(&mut state, n)
+            }
+            (Some("coherent"), None) => self.coherent(&mut state),
+            (Some("sync_range"), None) => self.sync_range(&mut state),
+            (Some("stale"), None) => self.stale(&mut state),
+            (Some("misuse"), None) => self.misuse(&mut state),
+            (Some("leak"), None) => self.leak(&mut state),
+            (Some("attach"), mode) => {
+                let cfg = rsdma::Config {
+                    lazy: mode == Some("lazy"),
+                    ..Default::default()
+                };
+                rsdma::attach(&self.dev, &cfg)?;
+                *state = StackStr::from_fmt(format_args!("attached to rsdma\n"));
+                Ok(())
+            }
+            (Some("detach"), None) => {
+                rsdma::detach(&self.dev)?;
+                *state = StackStr::from_fmt(format_args!("detached from rsdma\n"));
+                Ok(())
             }
             (Some("dma_bits"), Some(n)) => {
                 let bits: u32 = n.parse().map_err(|_| EINVAL)?;
@@ -185,6 +408,8 @@ impl pci::Driver for EduDriver {
     type Data = EduData;
     const NAME: &'static CStr = c_str!("rsdma_edu");
     const IDS: &'static [(u16, u16)] = &[(0x1234, 0x11e8)];
+    /// rsdma takes the device's translation over when asked to.
+    const MANAGED_DMA: bool = true;
 
     fn probe(pdev: &pci::Device) -> Result<Pin<KBox<EduData>>> {
         let dev = pdev.as_dev();

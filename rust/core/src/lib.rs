@@ -13,6 +13,7 @@
 //! - [`bitmap`]: word bitmaps and a hierarchical summary index;
 //! - [`iova`]: chunked IOVA bitmap allocator with per-CPU magazine caches;
 //! - [`bounce`]: swiotlb-like bounce slot areas;
+//! - [`cache`]: cache maintenance decisions for non-coherent devices;
 //! - [`coherent`]: declared coherent memory pools;
 //! - [`tracker`]: DMA-API debug state machine;
 //! - [`sg`]: scatter-gather merge planner.
@@ -27,6 +28,7 @@ extern crate std;
 
 pub mod bitmap;
 pub mod bounce;
+pub mod cache;
 pub mod coherent;
 pub mod iova;
 pub mod sg;

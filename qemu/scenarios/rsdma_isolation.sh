@@ -1,0 +1,16 @@
+# Isolation: after a strict unmap, edu's DMA through the stale IOVA faults in the SMMU and the memory stays unchanged.
+[ -d /sys/class/iommu ] && ls /sys/class/iommu | grep -q . || { echo "no IOMMU"; exit 77; }
+insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
+insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
+edu_run "dma_bits $EDU_DMA_BITS"
+edu_run attach
+r=$(edu_run stale)
+echo "$r"
+iova=$(echo "$r" | sed -n 's/stale IOVA \(0x[0-9a-f]*\).*/\1/p')
+sleep 1
+dmesg | grep -A3 "arm-smmu-v3.*event 0x10 received" | head -4
+dmesg | grep -q "arm-smmu-v3.*event 0x10 received" || fail "the SMMU reported no translation fault"
+# The event's third word is the faulting input address: the stale IOVA.
+dmesg | grep -A3 "event 0x10 received" | grep -q "$(printf '0x%016x' $((iova)))" || fail "no fault at the stale IOVA $iova"
+edu_run detach
+rmmod rsdma_edu; rmmod rsdma

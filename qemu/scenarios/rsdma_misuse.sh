@@ -1,0 +1,18 @@
+# The tracker reports exactly a direction mismatch and a double unmap for a deliberately misused mapping.
+insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
+insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
+dev=$(edu_dev) || fail "no edu device"
+# The kernel's own DMA-API debugging would see the same misuse and WARN.
+filter=/sys/kernel/debug/dma-api/driver_filter
+[ -w $filter ] && echo rsdma_no_such_driver >$filter
+edu_run attach
+edu_run misuse
+dmesg | grep "rsdma tracker:" | sed 's/^\[[^]]*\] //'
+n=$(dmesg | grep -c "rsdma tracker:")
+dmesg | grep "rsdma tracker:" | grep -q "with DMA_[A-Z_]*, mapped with DMA_" || fail "no direction-mismatch finding"
+dmesg | grep "rsdma tracker:" | grep -q "double unmap" || fail "no double-unmap finding"
+[ "$n" -eq 2 ] || fail "expected exactly 2 findings, got $n"
+grep -q "^tracker_findings: 2$" "/sys/kernel/debug/rsdma/$dev/stats" || fail "stats disagree"
+edu_run detach
+[ -w $filter ] && echo >$filter
+rmmod rsdma_edu; rmmod rsdma
