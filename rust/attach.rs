@@ -14,7 +14,7 @@ use crate::kapi::dma_ops::{self, Attrs, Coherent, Installed, Operations, SgTable
 use crate::kapi::iommu::{self, Domain, Prot};
 use crate::kapi::page::Pages;
 use crate::kapi::scatterlist::SgList;
-use crate::kapi::{cache, debugfs, devres, device::Device, errno};
+use crate::kapi::{cache, debugfs, device::Device, devres, errno};
 use crate::rsdma_core::iova::{IovaAllocator, IovaConfig, IovaError, Slot};
 use crate::rsdma_core::{sg as sgplan, tracker};
 use crate::{dev_err, dev_info, dev_warn};
@@ -231,7 +231,13 @@ impl RsdmaDev {
         if !self.lazy {
             let n = self.domain.unmap(iova, len as usize);
             if n as u64 != len {
-                dev_warn!(self.dev, "rsdma: unmapped {} of {} bytes at {:#x}", n, len, iova);
+                dev_warn!(
+                    self.dev,
+                    "rsdma: unmapped {} of {} bytes at {:#x}",
+                    n,
+                    len,
+                    iova
+                );
             }
             self.free_iova(iova, len);
             return;
@@ -291,7 +297,10 @@ impl RsdmaDev {
 
     /// Runs `f` on the tracker, if enabled, and logs what it found.
     /// Returns whether the operation is sound enough to carry out.
-    fn track(&self, f: impl FnOnce(&mut tracker::Tracker<TrackerTable>) -> tracker::Findings) -> bool {
+    fn track(
+        &self,
+        f: impl FnOnce(&mut tracker::Tracker<TrackerTable>) -> tracker::Findings,
+    ) -> bool {
         let findings = {
             let mut t = self.tracker.lock();
             match t.as_mut() {
@@ -313,7 +322,15 @@ impl RsdmaDev {
         ok
     }
 
-    fn record(&self, addr: u64, size: u64, kind: tracker::MapKind, dir: Direction, attrs: Attrs, nents: u32) -> tracker::Mapping {
+    fn record(
+        &self,
+        addr: u64,
+        size: u64,
+        kind: tracker::MapKind,
+        dir: Direction,
+        attrs: Attrs,
+        nents: u32,
+    ) -> tracker::Mapping {
         tracker::Mapping {
             dev: self.dev.as_raw() as usize as u64,
             dev_addr: addr,
@@ -342,7 +359,13 @@ impl RsdmaDev {
         if let Err(e) = self.domain.map(iova, phys - off, len as usize, prot) {
             self.free_iova(iova, len);
             self.stats.map_failures.fetch_add(1, Relaxed);
-            dev_err!(self.dev, "rsdma: iommu_map of {} bytes at IOVA {:#x} failed: {:?}", len, iova, e);
+            dev_err!(
+                self.dev,
+                "rsdma: iommu_map of {} bytes at IOVA {:#x} failed: {:?}",
+                len,
+                iova,
+                e
+            );
             return Err(e);
         }
         Ok(iova + off)
@@ -394,7 +417,15 @@ impl RsdmaDev {
         let mapped = align_up(size as u64, self.granule()).ok_or(EINVAL)? as usize;
         let dma = self.map_range(phys, mapped, prot, self.dev.coherent_dma_mask())?;
         let virt = pages.as_slice().as_ptr() as usize as u64;
-        let node = match RBTreeNode::new(dma, Buffer { pages, size, mapped }, GFP_ATOMIC) {
+        let node = match RBTreeNode::new(
+            dma,
+            Buffer {
+                pages,
+                size,
+                mapped,
+            },
+            GFP_ATOMIC,
+        ) {
             Ok(n) => n,
             Err(e) => {
                 self.unmap_range(dma, mapped);
@@ -416,7 +447,12 @@ impl RsdmaDev {
         };
         if let Some(cpu) = cpu {
             if cpu != b.pages.as_slice().as_ptr() as usize {
-                dev_err!(self.dev, "rsdma: DMA buffer at {:#x} is not at CPU address {:#x}", dma, cpu);
+                dev_err!(
+                    self.dev,
+                    "rsdma: DMA buffer at {:#x} is not at CPU address {:#x}",
+                    dma,
+                    cpu
+                );
                 return Err(EINVAL);
             }
         }
@@ -428,15 +464,32 @@ impl RsdmaDev {
             let mut bufs = self.buffers.lock();
             let ok = match bufs.get(&dma) {
                 None => {
-                    dev_err!(self.dev, "rsdma: {} of unknown buffer at DMA address {:#x}", what, dma);
+                    dev_err!(
+                        self.dev,
+                        "rsdma: {} of unknown buffer at DMA address {:#x}",
+                        what,
+                        dma
+                    );
                     false
                 }
                 Some(b) if b.size != size => {
-                    dev_err!(self.dev, "rsdma: {} of {} bytes at {:#x}, but {} were allocated", what, size, dma, b.size);
+                    dev_err!(
+                        self.dev,
+                        "rsdma: {} of {} bytes at {:#x}, but {} were allocated",
+                        what,
+                        size,
+                        dma,
+                        b.size
+                    );
                     false
                 }
                 Some(b) if cpu.is_some_and(|c| c != b.pages.as_slice().as_ptr() as usize) => {
-                    dev_err!(self.dev, "rsdma: {} at {:#x} with the wrong CPU address", what, dma);
+                    dev_err!(
+                        self.dev,
+                        "rsdma: {} at {:#x} with the wrong CPU address",
+                        what,
+                        dma
+                    );
                     false
                 }
                 Some(_) => true,
@@ -460,8 +513,20 @@ impl RsdmaDev {
 
 #[vtable]
 impl Operations for RsdmaDev {
-    fn map_page(&self, _dev: &Device, phys: u64, size: usize, dir: Direction, attrs: Attrs) -> Result<u64> {
-        let addr = self.map_range(phys, size, prot_for(dir, self.coherent, attrs), self.dev.dma_mask())?;
+    fn map_page(
+        &self,
+        _dev: &Device,
+        phys: u64,
+        size: usize,
+        dir: Direction,
+        attrs: Attrs,
+    ) -> Result<u64> {
+        let addr = self.map_range(
+            phys,
+            size,
+            prot_for(dir, self.coherent, attrs),
+            self.dev.dma_mask(),
+        )?;
         if !attrs.has(Attrs::SKIP_CPU_SYNC) {
             self.sync_for_device_phys(phys, size, dir);
         }
@@ -486,7 +551,13 @@ impl Operations for RsdmaDev {
         self.stats.unmaps.fetch_add(1, Relaxed);
     }
 
-    fn map_sg(&self, _dev: &Device, sg: &SgList<'_>, dir: Direction, attrs: Attrs) -> Result<usize> {
+    fn map_sg(
+        &self,
+        _dev: &Device,
+        sg: &SgList<'_>,
+        dir: Direction,
+        attrs: Attrs,
+    ) -> Result<usize> {
         let n = sg.len();
         let mut segs = KVec::with_capacity(n, GFP_ATOMIC)?;
         let mut total = 0u64;
@@ -508,7 +579,10 @@ impl Operations for RsdmaDev {
         let prot = prot_for(dir, self.coherent, attrs);
         let iova = self.alloc_iova(plan.iova_len >> self.shift, self.dev.dma_mask())?;
         for (i, m) in maps.iter().take(plan.maps).enumerate() {
-            if let Err(e) = self.domain.map(iova + m.iova_offset, m.phys, m.len as usize, prot) {
+            if let Err(e) = self
+                .domain
+                .map(iova + m.iova_offset, m.phys, m.len as usize, prot)
+            {
                 for m in maps.iter().take(i) {
                     self.domain.unmap(iova + m.iova_offset, m.len as usize);
                 }
@@ -548,10 +622,20 @@ impl Operations for RsdmaDev {
             end = e.dma_address() + u64::from(e.dma_len());
         }
         let Some(first) = first else {
-            dev_err!(self.dev, "rsdma: unmap_sg of a list that holds no DMA segment");
+            dev_err!(
+                self.dev,
+                "rsdma: unmap_sg of a list that holds no DMA segment"
+            );
             return;
         };
-        let m = self.record(first, total, tracker::MapKind::Sg, dir, attrs, sg.len() as u32);
+        let m = self.record(
+            first,
+            total,
+            tracker::MapKind::Sg,
+            dir,
+            attrs,
+            sg.len() as u32,
+        );
         if !self.track(|t| t.unmap(m)) {
             return;
         }
@@ -568,7 +652,14 @@ impl Operations for RsdmaDev {
         self.stats.sg_unmaps.fetch_add(1, Relaxed);
     }
 
-    fn map_resource(&self, _dev: &Device, phys: u64, size: usize, dir: Direction, attrs: Attrs) -> Result<u64> {
+    fn map_resource(
+        &self,
+        _dev: &Device,
+        phys: u64,
+        size: usize,
+        dir: Direction,
+        attrs: Attrs,
+    ) -> Result<u64> {
         let prot = prot_for(dir, false, attrs).union(Prot::MMIO);
         let addr = self.map_range(phys, size, prot, self.dev.dma_mask())?;
         self.stats.maps.fetch_add(1, Relaxed);
@@ -612,7 +703,9 @@ impl Operations for RsdmaDev {
 
     fn sync_sg_for_cpu(&self, _dev: &Device, sg: &SgList<'_>, dir: Direction) {
         self.stats.syncs.fetch_add(1, Relaxed);
-        let Some(first) = sg.iter().next() else { return };
+        let Some(first) = sg.iter().next() else {
+            return;
+        };
         let total = sg.iter().map(|e| u64::from(e.length())).sum();
         let (id, addr, n) = (self.dev_id(), first.dma_address(), sg.len() as u32);
         self.track(|t| t.sync_for_cpu(id, addr, total, track_dir(dir), Some(n)));
@@ -623,7 +716,9 @@ impl Operations for RsdmaDev {
 
     fn sync_sg_for_device(&self, _dev: &Device, sg: &SgList<'_>, dir: Direction) {
         self.stats.syncs.fetch_add(1, Relaxed);
-        let Some(first) = sg.iter().next() else { return };
+        let Some(first) = sg.iter().next() else {
+            return;
+        };
         let total = sg.iter().map(|e| u64::from(e.length())).sum();
         let (id, addr, n) = (self.dev_id(), first.dma_address(), sg.len() as u32);
         self.track(|t| t.sync_for_device(id, addr, total, track_dir(dir), Some(n)));
@@ -636,7 +731,12 @@ impl Operations for RsdmaDev {
         let prot = prot_for(Direction::Bidirectional, self.coherent, attrs);
         let (dma, virt, mapped) = self.alloc_buffer(size, gfp, prot).inspect_err(|e| {
             if !attrs.has(Attrs::NO_WARN) {
-                dev_warn!(self.dev, "rsdma: coherent allocation of {} bytes failed: {:?}", size, e);
+                dev_warn!(
+                    self.dev,
+                    "rsdma: coherent allocation of {} bytes failed: {:?}",
+                    size,
+                    e
+                );
             }
         })?;
         if !self.coherent {
@@ -648,33 +748,76 @@ impl Operations for RsdmaDev {
         }
         let m = tracker::Mapping {
             cpu_addr: virt,
-            ..self.record(dma, size as u64, tracker::MapKind::Coherent, Direction::Bidirectional, attrs, 0)
+            ..self.record(
+                dma,
+                size as u64,
+                tracker::MapKind::Coherent,
+                Direction::Bidirectional,
+                attrs,
+                0,
+            )
         };
         self.track_map(m);
-        Ok(Coherent { cpu: virt as usize, dma })
+        Ok(Coherent {
+            cpu: virt as usize,
+            dma,
+        })
     }
 
     fn free(&self, _dev: &Device, size: usize, cpu: usize, dma: u64, attrs: Attrs) {
         let m = tracker::Mapping {
             cpu_addr: cpu as u64,
-            ..self.record(dma, size as u64, tracker::MapKind::Coherent, Direction::Bidirectional, attrs, 0)
+            ..self.record(
+                dma,
+                size as u64,
+                tracker::MapKind::Coherent,
+                Direction::Bidirectional,
+                attrs,
+                0,
+            )
         };
         self.track(|t| t.unmap(m));
         self.free_buffer(size, Some(cpu), dma, "free");
     }
 
-    fn mmap(&self, _dev: &Device, vma: &Vma, cpu: usize, dma: u64, size: usize, _attrs: Attrs) -> Result {
+    fn mmap(
+        &self,
+        _dev: &Device,
+        vma: &Vma,
+        cpu: usize,
+        dma: u64,
+        size: usize,
+        _attrs: Attrs,
+    ) -> Result {
         let (phys, bsize) = self.buffer(dma, Some(cpu))?;
-        let off = vma.pgoff().checked_mul(crate::kapi::page::PAGE_SIZE).ok_or(EINVAL)?;
-        let buf_len = align_up(size.min(bsize) as u64, crate::kapi::page::PAGE_SIZE as u64).ok_or(EINVAL)?;
+        let off = vma
+            .pgoff()
+            .checked_mul(crate::kapi::page::PAGE_SIZE)
+            .ok_or(EINVAL)?;
+        let buf_len =
+            align_up(size.min(bsize) as u64, crate::kapi::page::PAGE_SIZE as u64).ok_or(EINVAL)?;
         if off as u64 + vma.len() as u64 > buf_len {
-            dev_err!(self.dev, "rsdma: mmap of {} bytes at offset {} exceeds the {}-byte buffer", vma.len(), off, buf_len);
+            dev_err!(
+                self.dev,
+                "rsdma: mmap of {} bytes at offset {} exceeds the {}-byte buffer",
+                vma.len(),
+                off,
+                buf_len
+            );
             return Err(EINVAL);
         }
         vma.remap_phys(phys + off as u64)
     }
 
-    fn get_sgtable(&self, _dev: &Device, sgt: &SgTableOut, cpu: usize, dma: u64, size: usize, _attrs: Attrs) -> Result {
+    fn get_sgtable(
+        &self,
+        _dev: &Device,
+        sgt: &SgTableOut,
+        cpu: usize,
+        dma: u64,
+        size: usize,
+        _attrs: Attrs,
+    ) -> Result {
         let (phys, bsize) = self.buffer(dma, Some(cpu))?;
         if size > bsize {
             return Err(EINVAL);
@@ -682,7 +825,13 @@ impl Operations for RsdmaDev {
         sgt.set_single(phys, size)
     }
 
-    fn alloc_pages(&self, _dev: &Device, size: usize, dir: Direction, gfp: u32) -> Result<(u64, u64)> {
+    fn alloc_pages(
+        &self,
+        _dev: &Device,
+        size: usize,
+        dir: Direction,
+        gfp: u32,
+    ) -> Result<(u64, u64)> {
         let prot = prot_for(dir, self.coherent, Attrs::default());
         let (dma, _, _) = self.alloc_buffer(size, gfp, prot)?;
         let (phys, _) = self.buffer(dma, None)?;
@@ -736,7 +885,11 @@ impl debugfs::Command for Installed<RsdmaDev> {
     fn show(&self, out: &mut dyn core::fmt::Write) {
         let d = &self.data;
         let st = d.iova.lock().stats();
-        let (live, overflowed) = d.tracker.lock().as_ref().map_or((0, false), |t| (t.live(), t.overflowed()));
+        let (live, overflowed) = d
+            .tracker
+            .lock()
+            .as_ref()
+            .map_or((0, false), |t| (t.live(), t.overflowed()));
         let s = &d.stats;
         let _ = write!(
             out,
@@ -767,7 +920,6 @@ impl debugfs::Command for Installed<RsdmaDev> {
     }
 }
 
-
 /// Attaches `dev` to rsdma.
 pub fn attach(dev: &Device, cfg: Config) -> Result {
     if !dma_ops::kernel_has_dma_ops() {
@@ -780,16 +932,24 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
     }
     match iommu::group_size(dev) {
         0 => {
-            dev_err!(dev, "rsdma: device has no IOMMU group (no IOMMU translates it)");
+            dev_err!(
+                dev,
+                "rsdma: device has no IOMMU group (no IOMMU translates it)"
+            );
             return Err(ENODEV);
         }
         1 => {}
         n => {
-            dev_err!(dev, "rsdma: the device's IOMMU group holds {} devices; rsdma needs it alone", n);
+            dev_err!(
+                dev,
+                "rsdma: the device's IOMMU group holds {} devices; rsdma needs it alone",
+                n
+            );
             return Err(EBUSY);
         }
     }
-    let domain = Domain::alloc(dev).inspect_err(|e| dev_err!(dev, "rsdma: cannot allocate an IOMMU domain: {:?}", e))?;
+    let domain = Domain::alloc(dev)
+        .inspect_err(|e| dev_err!(dev, "rsdma: cannot allocate an IOMMU domain: {:?}", e))?;
     let pgsizes = domain.pgsize_bitmap();
     if pgsizes == 0 {
         dev_err!(dev, "rsdma: the IOMMU reports no page sizes");
@@ -801,7 +961,13 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
     // larger space would need high-order atomic allocations.
     let space_bits = (64 - ap_end.leading_zeros()).clamp(20, 40);
     let icfg = IovaConfig::new(shift, space_bits).map_err(|e| {
-        dev_err!(dev, "rsdma: unsupported IO address space ({} bits, granule {}): {}", space_bits, 1u64 << shift, e);
+        dev_err!(
+            dev,
+            "rsdma: unsupported IO address space ({} bits, granule {}): {}",
+            space_bits,
+            1u64 << shift,
+            e
+        );
         EINVAL
     })?;
     let mut slots = KVVec::with_capacity(icfg.chunk_count(), GFP_KERNEL)?;
@@ -838,14 +1004,25 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
         for _ in 0..TRACKER_RECORDS {
             t.push(None, GFP_KERNEL)?;
         }
-        Some(tracker::Tracker::new(TrackerTable(t), !tracker::ATTR_SKIP_CPU_SYNC))
+        Some(tracker::Tracker::new(
+            TrackerTable(t),
+            !tracker::ATTR_SKIP_CPU_SYNC,
+        ))
     } else {
         None
     };
-    let flush_ms = if cfg.flush_ms == 0 { DEFAULT_FLUSH_MS } else { cfg.flush_ms };
+    let flush_ms = if cfg.flush_ms == 0 {
+        DEFAULT_FLUSH_MS
+    } else {
+        cfg.flush_ms
+    };
 
     domain.attach(dev).inspect_err(|e| {
-        dev_err!(dev, "rsdma: cannot attach the IOMMU domain: {:?} (does the driver set driver_managed_dma?)", e)
+        dev_err!(
+            dev,
+            "rsdma: cannot attach the IOMMU domain: {:?} (does the driver set driver_managed_dma?)",
+            e
+        )
     })?;
     // From here the domain is attached: undo that on any error.
     let state = Arc::pin_init(
@@ -952,11 +1129,20 @@ fn teardown(state: &Arc<Installed<RsdmaDev>>, why: &str) {
     if nbufs > 0 {
         // The driver may still use these through its CPU pointers: keep the
         // memory rather than free it under the driver's feet.
-        dev_warn!(dev, "rsdma: {} DMA buffer(s) ({} bytes) were never freed; their memory is kept", nbufs, held);
+        dev_warn!(
+            dev,
+            "rsdma: {} DMA buffer(s) ({} bytes) were never freed; their memory is kept",
+            nbufs,
+            held
+        );
         core::mem::forget(bufs);
     }
     if leaks > 0 {
-        dev_err!(dev, "rsdma: {} mapping(s) were still live at detach; unmapped with the domain", leaks);
+        dev_err!(
+            dev,
+            "rsdma: {} mapping(s) were still live at detach; unmapped with the domain",
+            leaks
+        );
     }
     dev_info!(dev, "rsdma: {}; device restored", why);
 }

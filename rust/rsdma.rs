@@ -58,7 +58,11 @@ impl kernel::Module for Rsdma {
         pr_info!(
             "rsdma {} loaded (debugfs: {})\n",
             VERSION,
-            if debugfs.is_present() { "/sys/kernel/debug/rsdma" } else { "absent" }
+            if debugfs.is_present() {
+                "/sys/kernel/debug/rsdma"
+            } else {
+                "absent"
+            }
         );
         Ok(Rsdma { _debugfs: debugfs })
     }

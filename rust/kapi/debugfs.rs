@@ -29,7 +29,11 @@ impl Dir {
         // directory (type invariant of `Dir`).
         let d = unsafe { bindings::debugfs_create_dir(name.as_char_ptr(), parent) };
         // `debugfs_create_dir` returns an ERR_PTR on failure.
-        let dentry = if super::is_err_ptr(d) { core::ptr::null_mut() } else { d };
+        let dentry = if super::is_err_ptr(d) {
+            core::ptr::null_mut()
+        } else {
+            d
+        };
         // INVARIANT: null or a directory we created.
         Self { dentry }
     }
@@ -41,13 +45,19 @@ impl Dir {
         let p = unsafe { bindings::debugfs_lookup(parent.as_char_ptr(), core::ptr::null_mut()) };
         if super::is_err_ptr(p) {
             // INVARIANT: null: no directory.
-            return Self { dentry: core::ptr::null_mut() };
+            return Self {
+                dentry: core::ptr::null_mut(),
+            };
         }
         // SAFETY: `p` is a live dentry we hold a reference to.
         let d = unsafe { bindings::debugfs_create_dir(name.as_char_ptr(), p) };
         // SAFETY: drop the reference `debugfs_lookup` took.
         unsafe { bindings::dput(p) };
-        let dentry = if super::is_err_ptr(d) { core::ptr::null_mut() } else { d };
+        let dentry = if super::is_err_ptr(d) {
+            core::ptr::null_mut()
+        } else {
+            d
+        };
         // INVARIANT: null or a directory we created.
         Self { dentry }
     }
@@ -110,7 +120,10 @@ impl<T: Command> CommandFile<T> {
         let data = Arc::into_raw(data);
         if !dir.is_present() {
             // INVARIANT: null entry; the reference is still ours.
-            return Self { dentry: core::ptr::null_mut(), data };
+            return Self {
+                dentry: core::ptr::null_mut(),
+                data,
+            };
         }
         // SAFETY: `dir` is a live directory, `name` NUL-terminated, the
         // vtable static, and `data` stays valid until the file is removed
@@ -124,7 +137,11 @@ impl<T: Command> CommandFile<T> {
                 &Self::FOPS,
             )
         };
-        let dentry = if super::is_err_ptr(d) { core::ptr::null_mut() } else { d };
+        let dentry = if super::is_err_ptr(d) {
+            core::ptr::null_mut()
+        } else {
+            d
+        };
         // INVARIANT: see above.
         Self { dentry, data }
     }

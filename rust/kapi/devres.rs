@@ -20,6 +20,9 @@ pub trait Release: Send + Sync + Sized {
     fn release(this: Arc<Self>);
 }
 
+/// # Safety
+///
+/// Called by devres with the pointer `register` gave it.
 unsafe extern "C" fn release_callback<T: Release>(data: *mut core::ffi::c_void) {
     // SAFETY: `data` came from `Arc::into_raw` in `register`; the reference
     // it stands for is still held (by the action) until `armed` is cleared.

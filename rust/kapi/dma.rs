@@ -294,10 +294,15 @@ pub struct SgMapping {
 
 impl SgMapping {
     /// Maps every entry of `table` for `dev`.
-    pub fn new(dev: &Device, mut table: super::scatterlist::SgTable, dir: Direction) -> Result<Self> {
+    pub fn new(
+        dev: &Device,
+        mut table: super::scatterlist::SgTable,
+        dir: Direction,
+    ) -> Result<Self> {
         // SAFETY: the device is live; the table and its pages are owned by
         // the mapping until it is undone.
-        let ret = unsafe { bindings::dma_map_sgtable(dev.as_raw(), table.as_raw(), dir.as_raw(), 0) };
+        let ret =
+            unsafe { bindings::dma_map_sgtable(dev.as_raw(), table.as_raw(), dir.as_raw(), 0) };
         kernel::error::to_result(ret)?;
         // SAFETY: `dma_map_sgtable` filled in `nents`.
         let nents = unsafe { (*table.as_raw()).nents } as usize;
@@ -326,7 +331,12 @@ impl SgMapping {
         // SAFETY: mapped (type invariant).
         unsafe {
             let t = self.table.as_raw();
-            bindings::__dma_sync_sg_for_cpu(self.dev.as_raw(), (*t).sgl, (*t).orig_nents as i32, self.dir.as_raw())
+            bindings::__dma_sync_sg_for_cpu(
+                self.dev.as_raw(),
+                (*t).sgl,
+                (*t).orig_nents as i32,
+                self.dir.as_raw(),
+            )
         };
     }
 
@@ -335,7 +345,12 @@ impl SgMapping {
         // SAFETY: mapped (type invariant).
         unsafe {
             let t = self.table.as_raw();
-            bindings::__dma_sync_sg_for_device(self.dev.as_raw(), (*t).sgl, (*t).orig_nents as i32, self.dir.as_raw())
+            bindings::__dma_sync_sg_for_device(
+                self.dev.as_raw(),
+                (*t).sgl,
+                (*t).orig_nents as i32,
+                self.dir.as_raw(),
+            )
         };
     }
 

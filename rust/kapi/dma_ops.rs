@@ -70,7 +70,12 @@ impl Vma {
         // SAFETY: the VMA is live during the mmap op.
         let v = unsafe { &*self.0.get() };
         // SAFETY: reading the plain fields of the anonymous union.
-        let (start, end) = unsafe { (v.__bindgen_anon_1.__bindgen_anon_1.vm_start, v.__bindgen_anon_1.__bindgen_anon_1.vm_end) };
+        let (start, end) = unsafe {
+            (
+                v.__bindgen_anon_1.__bindgen_anon_1.vm_start,
+                v.__bindgen_anon_1.__bindgen_anon_1.vm_end,
+            )
+        };
         end.saturating_sub(start) as usize
     }
 
@@ -139,7 +144,14 @@ pub struct Coherent {
 #[vtable]
 pub trait Operations: Send + Sync + Sized {
     /// `map_page`: maps `size` bytes of physical memory at `phys`.
-    fn map_page(&self, dev: &Device, phys: u64, size: usize, dir: Direction, attrs: Attrs) -> Result<u64>;
+    fn map_page(
+        &self,
+        dev: &Device,
+        phys: u64,
+        size: usize,
+        dir: Direction,
+        attrs: Attrs,
+    ) -> Result<u64>;
     /// `unmap_page`.
     fn unmap_page(&self, dev: &Device, addr: u64, size: usize, dir: Direction, attrs: Attrs);
     /// `map_sg`: returns the number of DMA segments written.
@@ -147,7 +159,14 @@ pub trait Operations: Send + Sync + Sized {
     /// `unmap_sg`.
     fn unmap_sg(&self, dev: &Device, sg: &SgList<'_>, dir: Direction, attrs: Attrs);
     /// `map_resource`: maps MMIO at `phys`.
-    fn map_resource(&self, dev: &Device, phys: u64, size: usize, dir: Direction, attrs: Attrs) -> Result<u64>;
+    fn map_resource(
+        &self,
+        dev: &Device,
+        phys: u64,
+        size: usize,
+        dir: Direction,
+        attrs: Attrs,
+    ) -> Result<u64>;
     /// `unmap_resource`.
     fn unmap_resource(&self, dev: &Device, addr: u64, size: usize, dir: Direction, attrs: Attrs);
     /// `sync_single_for_cpu`.
@@ -163,12 +182,34 @@ pub trait Operations: Send + Sync + Sized {
     /// `free`.
     fn free(&self, dev: &Device, size: usize, cpu: usize, dma: u64, attrs: Attrs);
     /// `mmap` of a coherent allocation.
-    fn mmap(&self, dev: &Device, vma: &Vma, cpu: usize, dma: u64, size: usize, attrs: Attrs) -> Result;
+    fn mmap(
+        &self,
+        dev: &Device,
+        vma: &Vma,
+        cpu: usize,
+        dma: u64,
+        size: usize,
+        attrs: Attrs,
+    ) -> Result;
     /// `get_sgtable` of a coherent allocation.
-    fn get_sgtable(&self, dev: &Device, sgt: &SgTableOut, cpu: usize, dma: u64, size: usize, attrs: Attrs) -> Result;
+    fn get_sgtable(
+        &self,
+        dev: &Device,
+        sgt: &SgTableOut,
+        cpu: usize,
+        dma: u64,
+        size: usize,
+        attrs: Attrs,
+    ) -> Result;
     /// `alloc_pages_op`: non-coherent pages; returns the page's physical
     /// address and the device address.
-    fn alloc_pages(&self, dev: &Device, size: usize, dir: Direction, gfp: u32) -> Result<(u64, u64)>;
+    fn alloc_pages(
+        &self,
+        dev: &Device,
+        size: usize,
+        dir: Direction,
+        gfp: u32,
+    ) -> Result<(u64, u64)>;
     /// `free_pages`.
     fn free_pages(&self, dev: &Device, size: usize, phys: u64, dma: u64, dir: Direction);
     /// `dma_supported`.
@@ -266,7 +307,7 @@ pub fn installed_on<T: Operations>(dev: &Device) -> Option<Arc<Installed<T>>> {
     let map_page = unsafe { (*ops).map_page };
     let ours: unsafe extern "C" fn(_, _, _, _, _, _) -> _ = Table::<T>::map_page;
     match map_page {
-        Some(f) if core::ptr::fn_addr_eq(f, ours) => {
+        Some(f) if f as usize == ours as usize => {
             // SAFETY: only `Installed<T>` tables carry `Table<T>`'s
             // callbacks, and an installed one is the first field of an
             // `Arc`'d `Installed<T>` the device holds a reference to.
@@ -278,7 +319,11 @@ pub fn installed_on<T: Operations>(dev: &Device) -> Option<Arc<Installed<T>>> {
 }
 
 /// Undoes [`install`] and returns the device's reference to `installed`.
-pub fn restore<T: Operations>(dev: &Device, installed: &Installed<T>, saved: Saved) -> Option<Arc<Installed<T>>> {
+pub fn restore<T: Operations>(
+    dev: &Device,
+    installed: &Installed<T>,
+    saved: Saved,
+) -> Option<Arc<Installed<T>>> {
     let d = dev.as_raw();
     // SAFETY: the device is live.
     let cur = unsafe { bindings::rsdma_helper_get_dma_ops(d) };
@@ -316,13 +361,16 @@ impl<T: Operations> Table<T> {
         }
     }
 
+    /// # Safety
+    ///
+    /// Called by the DMA core through an installed table.
     unsafe extern "C" fn map_page(
         dev: *mut bindings::device,
         page: *mut bindings::page,
-        offset: core::ffi::c_ulong,
+        offset: u64,
         size: usize,
         dir: bindings::dma_data_direction,
-        attrs: core::ffi::c_ulong,
+        attrs: u64,
     ) -> bindings::dma_addr_t {
         // SAFETY: called through the installed table.
         let (dev, t) = unsafe { Self::state(dev) };
@@ -331,30 +379,36 @@ impl<T: Operations> Table<T> {
             return DMA_MAPPING_ERROR;
         };
         // SAFETY: the DMA core passes a live page.
-        let phys = unsafe { bindings::rsdma_helper_page_to_phys(page) } + offset as u64;
-        t.map_page(dev, phys, size, dir, Attrs(attrs as u64))
+        let phys = unsafe { bindings::rsdma_helper_page_to_phys(page) } + offset;
+        t.map_page(dev, phys, size, dir, Attrs(attrs))
             .unwrap_or(DMA_MAPPING_ERROR)
     }
 
+    /// # Safety
+    ///
+    /// Called by the DMA core through an installed table.
     unsafe extern "C" fn unmap_page(
         dev: *mut bindings::device,
         addr: bindings::dma_addr_t,
         size: usize,
         dir: bindings::dma_data_direction,
-        attrs: core::ffi::c_ulong,
+        attrs: u64,
     ) {
         // SAFETY: called through the installed table.
         let (dev, t) = unsafe { Self::state(dev) };
         let dir = Direction::from_raw(dir).unwrap_or(Direction::Bidirectional);
-        t.unmap_page(dev, addr, size, dir, Attrs(attrs as u64));
+        t.unmap_page(dev, addr, size, dir, Attrs(attrs));
     }
 
+    /// # Safety
+    ///
+    /// Called by the DMA core through an installed table.
     unsafe extern "C" fn map_sg(
         dev: *mut bindings::device,
         sg: *mut bindings::scatterlist,
         nents: core::ffi::c_int,
         dir: bindings::dma_data_direction,
-        attrs: core::ffi::c_ulong,
+        attrs: u64,
     ) -> core::ffi::c_int {
         // SAFETY: called through the installed table.
         let (dev, t) = unsafe { Self::state(dev) };
@@ -367,56 +421,68 @@ impl<T: Operations> Table<T> {
         // SAFETY: the DMA core passes a chain of `nents` entries that the
         // caller does not touch while it is being mapped.
         let sg = unsafe { SgList::from_raw(sg, nents as usize) };
-        match t.map_sg(dev, &sg, dir, Attrs(attrs as u64)) {
+        match t.map_sg(dev, &sg, dir, Attrs(attrs)) {
             Ok(n) => n as core::ffi::c_int,
             Err(e) => e.to_errno(),
         }
     }
 
+    /// # Safety
+    ///
+    /// Called by the DMA core through an installed table.
     unsafe extern "C" fn unmap_sg(
         dev: *mut bindings::device,
         sg: *mut bindings::scatterlist,
         nents: core::ffi::c_int,
         dir: bindings::dma_data_direction,
-        attrs: core::ffi::c_ulong,
+        attrs: u64,
     ) {
         // SAFETY: called through the installed table.
         let (dev, t) = unsafe { Self::state(dev) };
         let dir = Direction::from_raw(dir).unwrap_or(Direction::Bidirectional);
         // SAFETY: as in `map_sg`.
         let sg = unsafe { SgList::from_raw(sg, nents.max(0) as usize) };
-        t.unmap_sg(dev, &sg, dir, Attrs(attrs as u64));
+        t.unmap_sg(dev, &sg, dir, Attrs(attrs));
     }
 
+    /// # Safety
+    ///
+    /// Called by the DMA core through an installed table.
     unsafe extern "C" fn map_resource(
         dev: *mut bindings::device,
         phys: bindings::phys_addr_t,
         size: usize,
         dir: bindings::dma_data_direction,
-        attrs: core::ffi::c_ulong,
+        attrs: u64,
     ) -> bindings::dma_addr_t {
         // SAFETY: called through the installed table.
         let (dev, t) = unsafe { Self::state(dev) };
         let Some(dir) = Direction::from_raw(dir) else {
             return DMA_MAPPING_ERROR;
         };
-        t.map_resource(dev, phys, size, dir, Attrs(attrs as u64))
+        t.map_resource(dev, phys, size, dir, Attrs(attrs))
             .unwrap_or(DMA_MAPPING_ERROR)
     }
 
+    /// # Safety
+    ///
+    /// Called by the DMA core through an installed table.
     unsafe extern "C" fn unmap_resource(
         dev: *mut bindings::device,
         addr: bindings::dma_addr_t,
         size: usize,
         dir: bindings::dma_data_direction,
-        attrs: core::ffi::c_ulong,
+        attrs: u64,
     ) {
         // SAFETY: called through the installed table.
         let (dev, t) = unsafe { Self::state(dev) };
         let dir = Direction::from_raw(dir).unwrap_or(Direction::Bidirectional);
-        t.unmap_resource(dev, addr, size, dir, Attrs(attrs as u64));
+        t.unmap_resource(dev, addr, size, dir, Attrs(attrs));
     }
 
+    /// # Safety
+    ///
+    /// Called by the DMA core through an installed table.
     unsafe extern "C" fn sync_single_for_cpu(
         dev: *mut bindings::device,
         addr: bindings::dma_addr_t,
@@ -429,6 +495,9 @@ impl<T: Operations> Table<T> {
         t.sync_single_for_cpu(dev, addr, size, dir);
     }
 
+    /// # Safety
+    ///
+    /// Called by the DMA core through an installed table.
     unsafe extern "C" fn sync_single_for_device(
         dev: *mut bindings::device,
         addr: bindings::dma_addr_t,
@@ -441,6 +510,9 @@ impl<T: Operations> Table<T> {
         t.sync_single_for_device(dev, addr, size, dir);
     }
 
+    /// # Safety
+    ///
+    /// Called by the DMA core through an installed table.
     unsafe extern "C" fn sync_sg_for_cpu(
         dev: *mut bindings::device,
         sg: *mut bindings::scatterlist,
@@ -455,6 +527,9 @@ impl<T: Operations> Table<T> {
         t.sync_sg_for_cpu(dev, &sg, dir);
     }
 
+    /// # Safety
+    ///
+    /// Called by the DMA core through an installed table.
     unsafe extern "C" fn sync_sg_for_device(
         dev: *mut bindings::device,
         sg: *mut bindings::scatterlist,
@@ -469,16 +544,19 @@ impl<T: Operations> Table<T> {
         t.sync_sg_for_device(dev, &sg, dir);
     }
 
+    /// # Safety
+    ///
+    /// Called by the DMA core through an installed table.
     unsafe extern "C" fn alloc(
         dev: *mut bindings::device,
         size: usize,
         handle: *mut bindings::dma_addr_t,
         gfp: bindings::gfp_t,
-        attrs: core::ffi::c_ulong,
+        attrs: u64,
     ) -> *mut core::ffi::c_void {
         // SAFETY: called through the installed table.
         let (dev, t) = unsafe { Self::state(dev) };
-        match t.alloc(dev, size, gfp, Attrs(attrs as u64)) {
+        match t.alloc(dev, size, gfp, Attrs(attrs)) {
             Ok(c) => {
                 // SAFETY: the DMA core passes a valid handle pointer.
                 unsafe { *handle = c.dma };
@@ -488,54 +566,66 @@ impl<T: Operations> Table<T> {
         }
     }
 
+    /// # Safety
+    ///
+    /// Called by the DMA core through an installed table.
     unsafe extern "C" fn free(
         dev: *mut bindings::device,
         size: usize,
         cpu: *mut core::ffi::c_void,
         dma: bindings::dma_addr_t,
-        attrs: core::ffi::c_ulong,
+        attrs: u64,
     ) {
         // SAFETY: called through the installed table.
         let (dev, t) = unsafe { Self::state(dev) };
-        t.free(dev, size, cpu as usize, dma, Attrs(attrs as u64));
+        t.free(dev, size, cpu as usize, dma, Attrs(attrs));
     }
 
+    /// # Safety
+    ///
+    /// Called by the DMA core through an installed table.
     unsafe extern "C" fn mmap(
         dev: *mut bindings::device,
         vma: *mut bindings::vm_area_struct,
         cpu: *mut core::ffi::c_void,
         dma: bindings::dma_addr_t,
         size: usize,
-        attrs: core::ffi::c_ulong,
+        attrs: u64,
     ) -> core::ffi::c_int {
         // SAFETY: called through the installed table.
         let (dev, t) = unsafe { Self::state(dev) };
         // SAFETY: the VMA is live for the op; `Vma` is transparent.
         let vma = unsafe { &*vma.cast::<Vma>() };
-        match t.mmap(dev, vma, cpu as usize, dma, size, Attrs(attrs as u64)) {
+        match t.mmap(dev, vma, cpu as usize, dma, size, Attrs(attrs)) {
             Ok(()) => 0,
             Err(e) => e.to_errno(),
         }
     }
 
+    /// # Safety
+    ///
+    /// Called by the DMA core through an installed table.
     unsafe extern "C" fn get_sgtable(
         dev: *mut bindings::device,
         sgt: *mut bindings::sg_table,
         cpu: *mut core::ffi::c_void,
         dma: bindings::dma_addr_t,
         size: usize,
-        attrs: core::ffi::c_ulong,
+        attrs: u64,
     ) -> core::ffi::c_int {
         // SAFETY: called through the installed table.
         let (dev, t) = unsafe { Self::state(dev) };
         // SAFETY: the table is live for the op; `SgTableOut` is transparent.
         let sgt = unsafe { &*sgt.cast::<SgTableOut>() };
-        match t.get_sgtable(dev, sgt, cpu as usize, dma, size, Attrs(attrs as u64)) {
+        match t.get_sgtable(dev, sgt, cpu as usize, dma, size, Attrs(attrs)) {
             Ok(()) => 0,
             Err(e) => e.to_errno(),
         }
     }
 
+    /// # Safety
+    ///
+    /// Called by the DMA core through an installed table.
     unsafe extern "C" fn alloc_pages_op(
         dev: *mut bindings::device,
         size: usize,
@@ -559,6 +649,9 @@ impl<T: Operations> Table<T> {
         }
     }
 
+    /// # Safety
+    ///
+    /// Called by the DMA core through an installed table.
     unsafe extern "C" fn free_pages(
         dev: *mut bindings::device,
         size: usize,
@@ -574,28 +667,40 @@ impl<T: Operations> Table<T> {
         t.free_pages(dev, size, phys, dma, dir);
     }
 
+    /// # Safety
+    ///
+    /// Called by the DMA core through an installed table.
     unsafe extern "C" fn dma_supported(dev: *mut bindings::device, mask: u64) -> core::ffi::c_int {
         // SAFETY: called through the installed table.
         let (dev, t) = unsafe { Self::state(dev) };
         t.dma_supported(dev, mask) as core::ffi::c_int
     }
 
+    /// # Safety
+    ///
+    /// Called by the DMA core through an installed table.
     unsafe extern "C" fn get_required_mask(dev: *mut bindings::device) -> u64 {
         // SAFETY: called through the installed table.
         let (dev, t) = unsafe { Self::state(dev) };
         t.required_mask(dev)
     }
 
+    /// # Safety
+    ///
+    /// Called by the DMA core through an installed table.
     unsafe extern "C" fn max_mapping_size(dev: *mut bindings::device) -> usize {
         // SAFETY: called through the installed table.
         let (dev, t) = unsafe { Self::state(dev) };
         t.max_mapping_size(dev)
     }
 
-    unsafe extern "C" fn get_merge_boundary(dev: *mut bindings::device) -> core::ffi::c_ulong {
+    /// # Safety
+    ///
+    /// Called by the DMA core through an installed table.
+    unsafe extern "C" fn get_merge_boundary(dev: *mut bindings::device) -> u64 {
         // SAFETY: called through the installed table.
         let (dev, t) = unsafe { Self::state(dev) };
-        t.merge_boundary(dev) as core::ffi::c_ulong
+        t.merge_boundary(dev)
     }
 
     /// The table.

@@ -4,8 +4,8 @@
 //!
 //! Compiled into rsdma.ko only; `rust/kapi/exports.c` exports the symbols.
 
-use crate::kapi::{bindings, device::Device};
 use crate::attach;
+use crate::kapi::{bindings, device::Device};
 
 /// `rsdma_attach`: see `include/rsdma.h`.
 ///

@@ -75,7 +75,7 @@ impl Domain {
     /// The page sizes the domain supports, as a bitmap of sizes.
     pub fn pgsize_bitmap(&self) -> u64 {
         // SAFETY: as in `aperture`.
-        unsafe { (*self.ptr).pgsize_bitmap as u64 }
+        unsafe { (*self.ptr).pgsize_bitmap }
     }
 
     /// Attaches `dev` (`iommu_attach_device`); `dev` must be alone in its
@@ -157,6 +157,9 @@ pub fn group_size(dev: &Device) -> usize {
 
 /// Calls `f(start, length)` for every IOMMU reserved region of `dev`.
 pub fn for_each_reserved_region<F: FnMut(u64, u64)>(dev: &Device, mut f: F) {
+    /// # Safety
+    ///
+    /// `ctx` must be the `&mut G` passed below.
     unsafe extern "C" fn trampoline<G: FnMut(u64, u64)>(
         ctx: *mut core::ffi::c_void,
         start: u64,
@@ -170,10 +173,6 @@ pub fn for_each_reserved_region<F: FnMut(u64, u64)>(dev: &Device, mut f: F) {
     // SAFETY: the device is live; the callback and its context are valid
     // for the duration of the call, which does not keep them.
     unsafe {
-        bindings::rsdma_helper_for_each_resv_region(
-            dev.as_raw(),
-            Some(trampoline::<F>),
-            ctx.cast(),
-        )
+        bindings::rsdma_helper_for_each_resv_region(dev.as_raw(), Some(trampoline::<F>), ctx.cast())
     };
 }

@@ -9,15 +9,15 @@
 //! types here.
 
 pub mod bindings;
-pub mod debugfs;
 pub mod cache;
+pub mod debugfs;
 pub mod device;
 pub mod devres;
 pub mod dma;
 pub mod dma_ops;
 pub mod fmt;
-pub mod iommu;
 pub mod io;
+pub mod iommu;
 pub mod page;
 pub mod pci;
 pub mod scatterlist;

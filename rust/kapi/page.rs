@@ -82,9 +82,7 @@ impl Pages {
         }
         // SAFETY: `virt + n * PAGE_SIZE` lies inside the allocation.
         Some(unsafe {
-            bindings::rsdma_helper_virt_to_page(
-                self.virt.add(n * bindings::RSDMA_PAGE_SIZE).cast(),
-            )
+            bindings::rsdma_helper_virt_to_page(self.virt.add(n * bindings::RSDMA_PAGE_SIZE).cast())
         })
     }
 

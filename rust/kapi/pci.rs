@@ -63,7 +63,9 @@ impl Device {
         // SAFETY: the device is live (type invariant).
         to_result(unsafe { bindings::pci_enable_device(self.as_raw()) })?;
         // INVARIANT: enabled just above.
-        Ok(Enabled { pdev: self.as_raw() })
+        Ok(Enabled {
+            pdev: self.as_raw(),
+        })
     }
 
     /// Lets the device master the bus (`pci_set_master`).
@@ -272,6 +274,9 @@ fn zeroed<T>() -> impl PinInit<Opaque<T>> {
     })
 }
 
+/// # Safety
+///
+/// Called by the PCI core for a device matching the registration.
 unsafe extern "C" fn probe_callback<T: Driver>(
     pdev: *mut bindings::pci_dev,
     _id: *const bindings::pci_device_id,
@@ -292,6 +297,9 @@ unsafe extern "C" fn probe_callback<T: Driver>(
     }
 }
 
+/// # Safety
+///
+/// Called by the PCI core for a device `probe_callback` bound.
 unsafe extern "C" fn remove_callback<T: Driver>(pdev: *mut bindings::pci_dev) {
     // SAFETY: the device is live until this returns.
     let dev = unsafe { Device::from_raw(pdev) };

@@ -78,7 +78,10 @@ impl<'a> Iterator for SgIter<'a> {
             self.sg = unsafe { bindings::rsdma_helper_sg_next(cur) };
         }
         // INVARIANT: `cur` is live for `'a`.
-        Some(SgEntry { sg: cur, _p: PhantomData })
+        Some(SgEntry {
+            sg: cur,
+            _p: PhantomData,
+        })
     }
 }
 

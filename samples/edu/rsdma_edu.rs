@@ -20,10 +20,10 @@ pub mod rsdma;
 use kapi::debugfs::{Command, CommandFile, Dir};
 use kapi::device::Device;
 use kapi::dma::{Coherent, Direction, Mapping, SgMapping};
-use kapi::scatterlist::SgTable;
 use kapi::fmt::StackStr;
 use kapi::page::{fill_random, Pages};
 use kapi::pci;
+use kapi::scatterlist::SgTable;
 
 module! {
     type: EduModule,
@@ -77,7 +77,12 @@ impl Edu {
         // it here, whatever the caller asked for.
         let end = buf_off.checked_add(len as u64).ok_or(EINVAL)?;
         if len == 0 || len >= EDU_BUF_LEN as usize || end >= EDU_BUF_LEN {
-            dev_err!(self.dev, "edu transfer of {} bytes at buffer offset {:#x} is out of range", len, buf_off);
+            dev_err!(
+                self.dev,
+                "edu transfer of {} bytes at buffer offset {:#x} is out of range",
+                len,
+                buf_off
+            );
             return Err(EINVAL);
         }
         let (src, dst, cmd) = if to_ram {
@@ -95,7 +100,11 @@ impl Edu {
             }
             kapi::io::msleep(1);
         }
-        dev_err!(self.dev, "edu DMA did not complete in {} ms", DMA_TIMEOUT_MS);
+        dev_err!(
+            self.dev,
+            "edu DMA did not complete in {} ms",
+            DMA_TIMEOUT_MS
+        );
         Err(kapi::errno::timed_out())
     }
 
@@ -127,7 +136,11 @@ impl Edu {
             src_dma,
             dst_dma,
             self.dev.dma_mask(),
-            if mismatch.is_none() { "bytes match" } else { "BYTES DIFFER" }
+            if mismatch.is_none() {
+                "bytes match"
+            } else {
+                "BYTES DIFFER"
+            }
         ));
         dev_info!(self.dev, "{}", out.as_str().trim_end());
         match mismatch {
@@ -238,7 +251,11 @@ impl Edu {
             if ok { "bytes match" } else { "BYTES DIFFER" }
         ));
         dev_info!(self.dev, "{}", out.as_str().trim_end());
-        if ok { Ok(()) } else { Err(EIO) }
+        if ok {
+            Ok(())
+        } else {
+            Err(EIO)
+        }
     }
 
     /// `dma_sync_single_range_*` on part of a bidirectional mapping: the
@@ -278,7 +295,11 @@ impl Edu {
             if ok2 { "bytes match" } else { "BYTES DIFFER" }
         ));
         dev_info!(self.dev, "{}", out.as_str().trim_end());
-        if ok1 && ok2 { Ok(()) } else { Err(EIO) }
+        if ok1 && ok2 {
+            Ok(())
+        } else {
+            Err(EIO)
+        }
     }
 
     /// After a strict unmap, edu writes through the stale IOVA: the IOMMU
@@ -305,7 +326,11 @@ impl Edu {
             if intact { "unchanged" } else { "OVERWRITTEN" }
         ));
         dev_info!(self.dev, "{}", out.as_str().trim_end());
-        if intact { Ok(()) } else { Err(EIO) }
+        if intact {
+            Ok(())
+        } else {
+            Err(EIO)
+        }
     }
 
     /// Deliberate misuse for the tracker: an unmap with the wrong
@@ -376,7 +401,11 @@ impl Command for Edu {
                 if !(12..=64).contains(&bits) {
                     return Err(EINVAL);
                 }
-                let mask = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
+                let mask = if bits == 64 {
+                    u64::MAX
+                } else {
+                    (1u64 << bits) - 1
+                };
                 self.dev.set_dma_mask(mask)?;
                 *state = StackStr::from_fmt(format_args!("dma mask {:#x}\n", mask));
                 Ok(())
@@ -425,12 +454,22 @@ impl pci::Driver for EduDriver {
         bar.write32(reg::LIVENESS, 0x5a5a_1234)?;
         let live = bar.read32(reg::LIVENESS)?;
         if live != !0x5a5a_1234 {
-            dev_err!(dev, "liveness check failed: wrote 0x5a5a1234, read {:#010x}", live);
+            dev_err!(
+                dev,
+                "liveness check failed: wrote 0x5a5a1234, read {:#010x}",
+                live
+            );
             return Err(EIO);
         }
-        dev.set_dma_mask((1u64 << DEFAULT_DMA_BITS) - 1).inspect_err(|e| {
-            dev_err!(dev, "cannot set a {}-bit DMA mask: {:?}", DEFAULT_DMA_BITS, e)
-        })?;
+        dev.set_dma_mask((1u64 << DEFAULT_DMA_BITS) - 1)
+            .inspect_err(|e| {
+                dev_err!(
+                    dev,
+                    "cannot set a {}-bit DMA mask: {:?}",
+                    DEFAULT_DMA_BITS,
+                    e
+                )
+            })?;
 
         let edu = Arc::pin_init(
             pin_init!(Edu {
@@ -473,6 +512,9 @@ impl kernel::Module for EduModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let dir = Dir::new(c_str!("rsdma_edu"), None);
         let reg = pci::Registration::<EduDriver>::new()?;
-        Ok(EduModule { _reg: reg, _dir: dir })
+        Ok(EduModule {
+            _reg: reg,
+            _dir: dir,
+        })
     }
 }

@@ -137,8 +137,8 @@ impl<M: AsRef<[BounceSlot]> + AsMut<[BounceSlot]>> Area<M> {
             || geo.page_shift > 16
             || geo.base & ((1 << geo.slot_shift) - 1) != 0
             || n == 0
-            || !first.is_multiple_of(seg)
-            || !n.is_multiple_of(seg)
+            || first % seg != 0
+            || n % seg != 0
             || !geo.below(first.saturating_add(n), u64::MAX)
         {
             return Err(BounceError::BadConfig);

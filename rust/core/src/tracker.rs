@@ -699,7 +699,7 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>> Tracker<S> {
         };
         let r = e.map;
         let offset = addr - r.dev_addr;
-        if offset.checked_add(size).is_none_or(|end| end > r.size) {
+        if offset.checked_add(size).map_or(true, |end| end > r.size) {
             out.push(Finding::SyncOutOfRange {
                 dev,
                 dev_addr: r.dev_addr,
