@@ -1,4 +1,5 @@
 # edu moves a random pattern RAM -> device -> RAM on the kernel's own DMA ops; bytes compared.
+insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
 insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
 dev=$(edu_dev) || fail "no edu device"
 [ -e "/sys/bus/pci/drivers/rsdma_edu/$dev" ] || fail "rsdma_edu did not bind $dev"
@@ -7,3 +8,4 @@ edu_run roundtrip
 edu_run "roundtrip 16384"
 edu_run "roundtrip 100"
 rmmod rsdma_edu || fail "rmmod rsdma_edu"
+rmmod rsdma

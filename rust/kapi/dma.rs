@@ -410,3 +410,21 @@ impl Mapping {
         core::mem::forget(self.pages.take());
     }
 }
+
+impl Coherent {
+    /// Maps the buffer into a process (`dma_mmap_attrs`).
+    pub fn mmap(&self, vma: &super::dma_ops::Vma) -> Result {
+        // SAFETY: the device and the allocation are live; the VMA is being
+        // set up by the caller's mmap handler.
+        kernel::error::to_result(unsafe {
+            bindings::dma_mmap_attrs(
+                self.dev.as_raw(),
+                vma.as_raw(),
+                self.cpu.cast(),
+                self.addr,
+                self.len,
+                self.attrs as _,
+            )
+        })
+    }
+}

@@ -65,6 +65,11 @@ impl Direction {
 pub struct Vma(kernel::types::Opaque<bindings::vm_area_struct>);
 
 impl Vma {
+    /// The raw `struct vm_area_struct *`.
+    pub fn as_raw(&self) -> *mut bindings::vm_area_struct {
+        self.0.get()
+    }
+
     /// The size of the user mapping in bytes.
     pub fn len(&self) -> usize {
         // SAFETY: the VMA is live during the mmap op.

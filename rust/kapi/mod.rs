@@ -18,6 +18,7 @@ pub mod dma_ops;
 pub mod fmt;
 pub mod io;
 pub mod iommu;
+pub mod miscdev;
 pub mod page;
 pub mod pci;
 pub mod scatterlist;

@@ -67,6 +67,10 @@ struct Edu {
     /// Serialises transfers and holds the last result line.
     #[pin]
     state: Mutex<StackStr<256>>,
+    /// The buffer `/dev/rsdma_edu` maps (`mmap_prepare`).  Kept until the
+    /// device unbinds: a process may still have it mapped.
+    #[pin]
+    mmap_buf: Mutex<Option<Coherent>>,
 }
 
 impl Edu {
@@ -347,6 +351,30 @@ impl Edu {
         Ok(())
     }
 
+    /// Prepares the buffer `/dev/rsdma_edu` maps: a coherent buffer whose
+    /// first 2048 bytes the CPU fills with a pattern and edu copies to
+    /// offset 4096.  A process that maps the device sees both.
+    fn mmap_prepare(&self, out: &mut StackStr<256>) -> Result {
+        let mut slot = self.mmap_buf.lock();
+        if slot.is_some() {
+            return Err(EBUSY);
+        }
+        let buf = Coherent::new(&self.dev, 8192, 0)?;
+        let mut pattern = [0u8; 2048];
+        fill_random(&mut pattern);
+        // Never all zero: the reader tells a copy from an empty buffer.
+        pattern[0] |= 1;
+        buf.write(0, &pattern)?;
+        self.transfer(buf.dma_addr(), 0, CHUNK, false)?;
+        self.transfer(buf.dma_addr() + 4096, 0, CHUNK, true)?;
+        *out = StackStr::from_fmt(format_args!(
+            "mmap buffer: 8192 bytes at dma {:#x}, device copied [0, 2048) to [4096, 6144)\n",
+            buf.dma_addr()
+        ));
+        *slot = Some(buf);
+        Ok(())
+    }
+
     /// Maps a buffer and never unmaps it, for the leak report at detach.
     fn leak(&self, out: &mut StackStr<256>) -> Result {
         let p = Pages::alloc(4096)?;
@@ -382,6 +410,7 @@ impl Command for Edu {
             (Some("stale"), None) => self.stale(&mut state),
             (Some("misuse"), None) => self.misuse(&mut state),
             (Some("leak"), None) => self.leak(&mut state),
+            (Some("mmap_prepare"), None) => self.mmap_prepare(&mut state),
             (Some("attach"), mode) => {
                 let cfg = rsdma::Config {
                     lazy: mode == Some("lazy"),
@@ -422,9 +451,22 @@ impl Command for Edu {
     }
 }
 
+impl kapi::miscdev::Operations for Edu {
+    fn mmap(&self, vma: &kapi::dma_ops::Vma) -> Result {
+        match self.mmap_buf.lock().as_ref() {
+            Some(buf) => buf.mmap(vma),
+            None => {
+                dev_err!(self.dev, "mmap before mmap_prepare");
+                Err(EINVAL)
+            }
+        }
+    }
+}
+
 /// What the driver keeps per bound device; fields drop in order, so the
 /// debugfs file goes first and the device is disabled last.
 struct EduData {
+    _misc: Option<Pin<KBox<kapi::miscdev::Registration<Edu>>>>,
     _run: CommandFile<Edu>,
     _dir: Dir,
     _edu: Arc<Edu>,
@@ -476,11 +518,15 @@ impl pci::Driver for EduDriver {
                 dev: dev.get(),
                 bar,
                 state <- new_mutex!(StackStr::new(), "Edu::state"),
+                mmap_buf <- new_mutex!(None, "Edu::mmap_buf"),
             }),
             GFP_KERNEL,
         )?;
         let dir = Dir::new_under_root_dir(c_str!("rsdma_edu"), dev.name());
         let run = CommandFile::new(&dir, c_str!("run"), edu.clone());
+        let misc = kapi::miscdev::Registration::new(c_str!("rsdma_edu"), edu.clone())
+            .inspect_err(|e| dev_warn!(dev, "no /dev/rsdma_edu: {:?}", e))
+            .ok();
         dev_info!(
             dev,
             "edu {}.{} ready (dma mask {:#x}, coherent: {})",
@@ -491,6 +537,7 @@ impl pci::Driver for EduDriver {
         );
         Ok(KBox::pin(
             EduData {
+                _misc: misc,
                 _run: run,
                 _dir: dir,
                 _edu: edu,

@@ -1,0 +1,91 @@
+//! mmapcheck: maps `/dev/rsdma_edu` (a coherent DMA buffer the edu sample
+//! prepared with `mmap_prepare`) and checks that the bytes the device copied
+//! to offset 4096 are visible through the mapping and equal the 2048-byte
+//! pattern at offset 0.
+//!
+//! Usage: mmapcheck [DEVICE]   (exit 0: match, 1: mismatch or error)
+
+use std::ffi::c_void;
+use std::fs::OpenOptions;
+use std::os::fd::AsRawFd;
+
+const LEN: usize = 8192;
+const PATTERN: usize = 2048;
+const COPY_AT: usize = 4096;
+
+const PROT_READ: i32 = 1;
+const MAP_SHARED: i32 = 1;
+
+extern "C" {
+    fn mmap(addr: *mut c_void, len: usize, prot: i32, flags: i32, fd: i32, off: i64)
+        -> *mut c_void;
+    fn munmap(addr: *mut c_void, len: usize) -> i32;
+}
+
+/// A read-only shared mapping of a file, unmapped on drop.
+struct Mapping {
+    ptr: *mut c_void,
+    len: usize,
+}
+
+impl Mapping {
+    fn new(fd: i32, len: usize) -> std::io::Result<Self> {
+        // SAFETY: a fresh mapping chosen by the kernel; no Rust object
+        // aliases it.
+        let ptr = unsafe { mmap(std::ptr::null_mut(), len, PROT_READ, MAP_SHARED, fd, 0) };
+        if ptr as isize == -1 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Self { ptr, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` maps `len` readable bytes for the life of `self`.
+        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`len` came from a successful mmap.
+        unsafe { munmap(self.ptr, self.len) };
+    }
+}
+
+fn main() {
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "/dev/rsdma_edu".into());
+    let file = match OpenOptions::new().read(true).write(true).open(&path) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("mmapcheck: open {path}: {e}");
+            std::process::exit(1);
+        }
+    };
+    let map = match Mapping::new(file.as_raw_fd(), LEN) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("mmapcheck: mmap {path}: {e}");
+            std::process::exit(1);
+        }
+    };
+    let b = map.bytes();
+    let (pattern, copy) = (&b[..PATTERN], &b[COPY_AT..COPY_AT + PATTERN]);
+    if pattern.iter().all(|&x| x == 0) {
+        eprintln!("mmapcheck: the mapped buffer is empty");
+        std::process::exit(1);
+    }
+    match pattern.iter().zip(copy).position(|(a, b)| a != b) {
+        None => println!("mmapcheck: {PATTERN} bytes the device wrote at offset {COPY_AT} are visible through the mapping and match"),
+        Some(i) => {
+            eprintln!("mmapcheck: byte {i} differs: {:#04x} != {:#04x}", pattern[i], copy[i]);
+            std::process::exit(1);
+        }
+    }
+    // The mapping must not reach past the buffer.
+    if Mapping::new(file.as_raw_fd(), 2 * LEN).is_ok() {
+        eprintln!("mmapcheck: a mapping larger than the buffer was accepted");
+        std::process::exit(1);
+    }
+}
