@@ -14,16 +14,18 @@ use crate::kapi::dma_ops::{self, Attrs, Coherent, Installed, Operations, SgTable
 use crate::kapi::iommu::{self, Domain, Prot};
 use crate::kapi::page::Pages;
 use crate::kapi::scatterlist::SgList;
+use crate::kapi::sync::IrqSpinLock;
 use crate::kapi::{cache, debugfs, device::Device, devres, errno};
+use crate::new_irq_spinlock;
 use crate::rsdma_core::iova::{IovaAllocator, IovaConfig, IovaError, Slot};
 use crate::rsdma_core::{sg as sgplan, tracker};
 use crate::{dev_err, dev_info, dev_warn};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNode};
-use kernel::sync::{Arc, Mutex, SpinLock};
+use kernel::sync::{Arc, Mutex};
 use kernel::types::ARef;
-use kernel::{c_str, new_mutex, new_spinlock};
+use kernel::{c_str, new_mutex};
 
 /// How a device is attached.
 #[derive(Clone, Copy, Debug, Default)]
@@ -138,15 +140,15 @@ pub struct RsdmaDev {
     lazy: bool,
     flush_jiffies: u64,
     #[pin]
-    iova: SpinLock<Iova>,
+    iova: IrqSpinLock<Iova>,
     #[pin]
-    buffers: SpinLock<RBTree<u64, Buffer>>,
+    buffers: IrqSpinLock<RBTree<u64, Buffer>>,
     #[pin]
-    tracker: SpinLock<Option<tracker::Tracker<TrackerTable>>>,
+    tracker: IrqSpinLock<Option<tracker::Tracker<TrackerTable>>>,
     #[pin]
-    fq: SpinLock<FlushQueue>,
+    fq: IrqSpinLock<FlushQueue>,
     #[pin]
-    saved: SpinLock<Option<dma_ops::Saved>>,
+    saved: IrqSpinLock<Option<dma_ops::Saved>>,
     stats: Stats,
     armed: AtomicBool,
     /// The stats file, then its directory (dropped in that order).
@@ -1034,14 +1036,14 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
             coherent: dev.is_dma_coherent(),
             lazy: cfg.lazy,
             flush_jiffies: crate::kapi::time::msecs_to_jiffies(flush_ms),
-            iova <- new_spinlock!(iova, "RsdmaDev::iova"),
-            buffers <- new_spinlock!(RBTree::new(), "RsdmaDev::buffers"),
-            tracker <- new_spinlock!(tracker, "RsdmaDev::tracker"),
-            fq <- new_spinlock!(
+            iova <- new_irq_spinlock!(iova, "RsdmaDev::iova"),
+            buffers <- new_irq_spinlock!(RBTree::new(), "RsdmaDev::buffers"),
+            tracker <- new_irq_spinlock!(tracker, "RsdmaDev::tracker"),
+            fq <- new_irq_spinlock!(
                 FlushQueue { entries: [(0, 0); FLUSH_QUEUE_LEN], len: 0, oldest: 0 },
                 "RsdmaDev::fq"
             ),
-            saved <- new_spinlock!(None, "RsdmaDev::saved"),
+            saved <- new_irq_spinlock!(None, "RsdmaDev::saved"),
             stats: Stats::default(),
             armed: AtomicBool::new(false),
             debugfs <- new_mutex!(None, "RsdmaDev::debugfs"),

@@ -28,7 +28,7 @@ say ""
 say "3. After unmapping, the device can no longer reach the memory:"
 r=$(edu_run stale) || fail "the isolation check failed"
 say "   edu wrote to the stale $(echo "$r" | sed 's/^stale //')"
-say "   and the SMMU logged: $(dmesg | grep 'event 0x10 received' | tail -1 | sed 's/^\[[^]]*\] //')"
+say "   and the SMMU logged: $(scenario_log | grep 'event 0x10 received' | tail -1 | sed 's/^\[[^]]*\] //')"
 say ""
 say "rsdma's counters for the device (/sys/kernel/debug/rsdma/$dev/stats):"
 grep -E '^(maps|unmaps|sg_maps|live_mappings|iova_pages_high_water|tracker_findings):' "/sys/kernel/debug/rsdma/$dev/stats" | sed 's/^/DEMO:   /'

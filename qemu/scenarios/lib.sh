@@ -18,9 +18,14 @@ fail() {
 	exit 1
 }
 
+# scenario_log: the kernel log since the running scenario began.
+scenario_log() {
+	dmesg | sed -n '/rsdma-scenario-start: /h; /rsdma-scenario-start: /!H; ${x;p}'
+}
+
 # expect_log PATTERN: the kernel log since the scenario began matches PATTERN.
 expect_log() {
-	dmesg | grep -q -- "$1" || fail "kernel log lacks '$1'"
+	scenario_log | grep -q -- "$1" || fail "kernel log lacks '$1'"
 }
 
 # edu_run TEST: asks the edu sample to run TEST on the edu device.

@@ -8,9 +8,9 @@ r=$(edu_run stale)
 echo "$r"
 iova=$(echo "$r" | sed -n 's/stale IOVA \(0x[0-9a-f]*\).*/\1/p')
 sleep 1
-dmesg | grep -A3 "arm-smmu-v3.*event 0x10 received" | head -4
-dmesg | grep -q "arm-smmu-v3.*event 0x10 received" || fail "the SMMU reported no translation fault"
+scenario_log | grep -A3 "arm-smmu-v3.*event 0x10 received" | head -4
+scenario_log | grep -q "arm-smmu-v3.*event 0x10 received" || fail "the SMMU reported no translation fault"
 # The event's third word is the faulting input address: the stale IOVA.
-dmesg | grep -A3 "event 0x10 received" | grep -q "$(printf '0x%016x' $((iova)))" || fail "no fault at the stale IOVA $iova"
+scenario_log | grep -A3 "event 0x10 received" | grep -q "$(printf '0x%016x' $((iova)))" || fail "no fault at the stale IOVA $iova"
 edu_run detach
 rmmod rsdma_edu; rmmod rsdma

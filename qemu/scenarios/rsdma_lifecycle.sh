@@ -19,7 +19,7 @@ edu_run leak
 # Unbinding the driver detaches the device with the mapping live.
 rmmod rsdma_edu || fail "rmmod rsdma_edu"
 expect_log "rsdma: driver unbound; device restored"
-dmesg | grep -q "rsdma tracker: leaked page mapping" || fail "the leaked mapping was not reported"
+scenario_log | grep -q "rsdma tracker: leaked page mapping" || fail "the leaked mapping was not reported"
 expect_log "mapping(s) were still live at detach"
 [ -w $filter ] && echo >$filter
 # The device works on its default domain after the restore.

@@ -7,10 +7,10 @@ filter=/sys/kernel/debug/dma-api/driver_filter
 [ -w $filter ] && echo rsdma_no_such_driver >$filter
 edu_run attach
 edu_run misuse
-dmesg | grep "rsdma tracker:" | sed 's/^\[[^]]*\] //'
-n=$(dmesg | grep -c "rsdma tracker:")
-dmesg | grep "rsdma tracker:" | grep -q "with DMA_[A-Z_]*, mapped with DMA_" || fail "no direction-mismatch finding"
-dmesg | grep "rsdma tracker:" | grep -q "double unmap" || fail "no double-unmap finding"
+scenario_log | grep "rsdma tracker:" | sed 's/^\[[^]]*\] //'
+n=$(scenario_log | grep -c "rsdma tracker:")
+scenario_log | grep "rsdma tracker:" | grep -q "with DMA_[A-Z_]*, mapped with DMA_" || fail "no direction-mismatch finding"
+scenario_log | grep "rsdma tracker:" | grep -q "double unmap" || fail "no double-unmap finding"
 [ "$n" -eq 2 ] || fail "expected exactly 2 findings, got $n"
 grep -q "^tracker_findings: 2$" "/sys/kernel/debug/rsdma/$dev/stats" || fail "stats disagree"
 edu_run detach

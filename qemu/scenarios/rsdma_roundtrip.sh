@@ -15,7 +15,7 @@ grep -q "^live_mappings: 0$" "/sys/kernel/debug/rsdma/$dev/stats" || fail "mappi
 grep -q "^tracker_findings: 0$" "/sys/kernel/debug/rsdma/$dev/stats" || fail "tracker findings on correct use"
 # Every IOVA handed out fits the device's mask.
 limit=$(( (1 << EDU_DMA_BITS) - 1 ))
-for a in $(dmesg | sed -n 's/.*roundtrip .* src dma \(0x[0-9a-f]*\), dst dma \(0x[0-9a-f]*\).*/\1 \2/p'); do
+for a in $(scenario_log | sed -n 's/.*roundtrip .* src dma \(0x[0-9a-f]*\), dst dma \(0x[0-9a-f]*\).*/\1 \2/p'); do
 	[ $((a)) -le $limit ] || fail "IOVA $a is outside the ${EDU_DMA_BITS}-bit mask"
 done
 edu_run detach

@@ -303,3 +303,16 @@ u64 rsdma_helper_jiffies(void)
 {
 	return get_jiffies_64();
 }
+
+unsigned long rsdma_helper_spin_lock_irqsave(spinlock_t *lock)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(lock, flags);
+	return flags;
+}
+
+void rsdma_helper_spin_unlock_irqrestore(spinlock_t *lock, unsigned long flags)
+{
+	spin_unlock_irqrestore(lock, flags);
+}

@@ -22,6 +22,7 @@ pub mod miscdev;
 pub mod page;
 pub mod pci;
 pub mod scatterlist;
+pub mod sync;
 pub mod time;
 
 /// Whether `ptr` is null or an `ERR_PTR` (`IS_ERR_OR_NULL`).
