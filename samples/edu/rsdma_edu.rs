@@ -411,11 +411,16 @@ impl Command for Edu {
             (Some("misuse"), None) => self.misuse(&mut state),
             (Some("leak"), None) => self.leak(&mut state),
             (Some("mmap_prepare"), None) => self.mmap_prepare(&mut state),
-            (Some("attach"), mode) => {
-                let cfg = rsdma::Config {
-                    lazy: mode == Some("lazy"),
-                    ..Default::default()
-                };
+            (Some("attach"), first) => {
+                // `attach [lazy] [notracker]`
+                let mut cfg = rsdma::Config::default();
+                for w in Iterator::chain(first.into_iter(), words) {
+                    match w {
+                        "lazy" => cfg.lazy = true,
+                        "notracker" => cfg.no_tracker = true,
+                        _ => return Err(EINVAL),
+                    }
+                }
                 rsdma::attach(&self.dev, &cfg)?;
                 *state = StackStr::from_fmt(format_args!("attached to rsdma\n"));
                 Ok(())
