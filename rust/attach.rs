@@ -311,9 +311,24 @@ impl RsdmaDev {
             }
         };
         let mut ok = true;
+        let caller = if findings.is_empty() {
+            None
+        } else {
+            Some(crate::kapi::device::dma_caller())
+        };
         for finding in findings.iter() {
             self.stats.findings.fetch_add(1, Relaxed);
-            dev_err!(self.dev, "rsdma tracker: {}", finding);
+            match &caller {
+                Some(c) if !c.as_str().is_empty() => {
+                    dev_err!(
+                        self.dev,
+                        "rsdma tracker: {} (caller {})",
+                        finding,
+                        c.as_str()
+                    )
+                }
+                _ => dev_err!(self.dev, "rsdma tracker: {}", finding),
+            }
             if matches!(
                 finding,
                 tracker::Finding::UnmapNotMapped { .. } | tracker::Finding::DoubleUnmap { .. }

@@ -19,6 +19,17 @@ use kernel::types::{ARef, AlwaysRefCounted, Opaque};
 #[repr(transparent)]
 pub struct Device(Opaque<bindings::device>);
 
+/// The function that called the DMA API (the first caller outside rsdma and
+/// the DMA core), as `symbol+offset/size [module]`; empty when unknown.
+pub fn dma_caller() -> StackStr<128> {
+    let mut buf = [0u8; 128];
+    // SAFETY: `buf` is valid for writes of its length.
+    unsafe { bindings::rsdma_helper_dma_caller(buf.as_mut_ptr().cast(), buf.len()) };
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name = core::str::from_utf8(&buf[..end]).unwrap_or("?");
+    StackStr::from_fmt(format_args!("{}", name))
+}
+
 /// Log level of a device message.
 #[derive(Clone, Copy)]
 pub enum Level {

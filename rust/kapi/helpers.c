@@ -9,6 +9,8 @@
 #include <linux/dma-map-ops.h>
 #include <linux/io.h>
 #include <linux/jiffies.h>
+#include <linux/kallsyms.h>
+#include <linux/stacktrace.h>
 #include <linux/iommu.h>
 #include <linux/libnvdimm.h>
 #include <linux/module.h>
@@ -315,4 +317,32 @@ unsigned long rsdma_helper_spin_lock_irqsave(spinlock_t *lock)
 void rsdma_helper_spin_unlock_irqrestore(spinlock_t *lock, unsigned long flags)
 {
 	spin_unlock_irqrestore(lock, flags);
+}
+
+/*
+ * Names the function that called the DMA API: the first frame on the stack
+ * that is neither in this module nor in the DMA core (dma_*, __dma_*,
+ * debug_dma_*).  For reports, so it may be slow.
+ */
+void rsdma_helper_dma_caller(char *buf, size_t len)
+{
+	unsigned long entries[16];
+	unsigned int n, i;
+	char sym[KSYM_SYMBOL_LEN];
+
+	buf[0] = '\0';
+	if (!IS_ENABLED(CONFIG_STACKTRACE))
+		return;
+	n = stack_trace_save(entries, ARRAY_SIZE(entries), 0);
+	for (i = 0; i < n; i++) {
+		if (within_module(entries[i], THIS_MODULE))
+			continue;
+		sprint_symbol(sym, entries[i]);
+		if (!strncmp(sym, "dma_", 4) || !strncmp(sym, "__dma_", 6) ||
+		    !strncmp(sym, "debug_dma_", 10) || !strncmp(sym, "stack_trace_", 12) ||
+		    !strncmp(sym, "arch_stack_walk", 15))
+			continue;
+		strscpy(buf, sym, len);
+		return;
+	}
 }
