@@ -1,0 +1,18 @@
+# Lazy invalidation: unmaps are queued and flushed in batches; edu's bytes still match and every IOVA is freed after the flush.
+insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
+insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
+dev=$(edu_dev) || fail "no edu device"
+stats=/sys/kernel/debug/rsdma/$dev/stats
+edu_run "dma_bits $EDU_DMA_BITS"
+edu_run "attach lazy"
+expect_log "rsdma: attached (lazy"
+grep -q "^mode: lazy$" $stats || fail "not in lazy mode"
+edu_run roundtrip
+edu_run "sg 16"
+edu_run coherent
+echo flush >$stats || fail "flush refused"
+cat $stats | grep -E "^(maps|unmaps|sg_maps|flushes|iova_pages_used|live_mappings):"
+grep -q "^flushes: [1-9]" $stats || fail "no flush happened"
+grep -q "^iova_pages_used: 0$" $stats || fail "IOVAs still held after the flush"
+edu_run detach
+rmmod rsdma_edu; rmmod rsdma
