@@ -17,7 +17,7 @@ use crate::kapi::scatterlist::SgList;
 use crate::kapi::sync::IrqSpinLock;
 use crate::kapi::{cache, debugfs, device::Device, devres, errno};
 use crate::new_irq_spinlock;
-use crate::rsdma_core::iova::{IovaAllocator, IovaConfig, IovaError, Slot};
+use crate::rsdma_core::iova::{cache_order, CpuCache, IovaAllocator, IovaConfig, IovaError, Slot};
 use crate::rsdma_core::{sg as sgplan, tracker};
 use crate::{dev_err, dev_info, dev_warn};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -141,6 +141,9 @@ pub struct RsdmaDev {
     flush_jiffies: u64,
     #[pin]
     iova: IrqSpinLock<Iova>,
+    /// Per-CPU magazines of small IOVA ranges, so that the common map and
+    /// unmap never take the allocator's lock.
+    caches: KVec<Pin<KBox<IrqSpinLock<CpuCache>>>>,
     #[pin]
     buffers: IrqSpinLock<RBTree<u64, Buffer>>,
     #[pin]
@@ -189,11 +192,59 @@ impl RsdmaDev {
         1 << self.shift
     }
 
-    /// Allocates `granules` of IOVA at or below `mask`, trying 32-bit
-    /// addresses first when the mask allows more (as iommu-dma does), and
-    /// installing bitmap chunks on demand (allocated outside the lock).
+    /// Allocates `granules` of IOVA at or below `mask`: from this CPU's
+    /// cache for small sizes (rounded up to a power of two), otherwise from
+    /// the bitmap, trying 32-bit addresses first when the mask allows more
+    /// (as iommu-dma does).  When the space runs short, the CPU caches are
+    /// flushed back before giving up.
     fn alloc_iova(&self, granules: u64, mask: u64) -> Result<u64> {
         let limit = mask.min(self.aperture_end);
+        let order = cache_order(granules);
+        let n = match order {
+            Some(o) => {
+                if let Some(c) = self.cpu_cache() {
+                    if let Some(iova) = c.lock().alloc(o, self.shift, limit) {
+                        return Ok(iova);
+                    }
+                }
+                1u64 << o
+            }
+            None => granules,
+        };
+        match self.alloc_bitmap(n, limit) {
+            Err(e) if e == ENOSPC => {
+                self.flush_cpu_caches();
+                self.alloc_bitmap(n, limit)
+            }
+            r => r,
+        }
+        .map_err(|_| {
+            self.stats.map_failures.fetch_add(1, Relaxed);
+            ENOMEM
+        })
+    }
+
+    fn cpu_cache(&self) -> Option<&IrqSpinLock<CpuCache>> {
+        let n = self.caches.len();
+        if n == 0 {
+            return None;
+        }
+        self.caches
+            .get(crate::kapi::time::cpu_hint() % n)
+            .map(|c| &**c)
+    }
+
+    /// Returns every CPU cache's IOVAs to the bitmap.
+    fn flush_cpu_caches(&self) {
+        for c in self.caches.iter() {
+            let mut c = c.lock();
+            c.flush_into(&mut self.iova.lock());
+        }
+    }
+
+    /// Allocates from the bitmap, installing chunks on demand (allocated
+    /// outside the lock).  `ENOSPC` when no range fits under `limit`.
+    fn alloc_bitmap(&self, granules: u64, limit: u64) -> Result<u64> {
         for _ in 0..GROW_ATTEMPTS {
             let r = {
                 let mut a = self.iova.lock();
@@ -214,15 +265,30 @@ impl RsdmaDev {
                     // Another CPU may have installed it meanwhile: fine.
                     let _ = self.iova.lock().install_chunk(index, chunk);
                 }
-                Err(_) => break,
+                Err(IovaError::NoSpace) => return Err(ENOSPC),
+                Err(_) => return Err(EINVAL),
             }
         }
-        self.stats.map_failures.fetch_add(1, Relaxed);
         Err(ENOMEM)
     }
 
+    /// Frees an IOVA range of `len` bytes: small ones into this CPU's cache
+    /// (the size rounded as in `alloc_iova`), others into the bitmap.
     fn free_iova(&self, iova: u64, len: u64) {
-        if let Err(e) = self.iova.lock().free(iova, len >> self.shift) {
+        let granules = len >> self.shift;
+        if let (Some(o), Some(c)) = (cache_order(granules), self.cpu_cache()) {
+            let mut c = c.lock();
+            if c.free(o, iova) {
+                return;
+            }
+            // Both magazines are full: return them to the bitmap.
+            c.flush_into(&mut self.iova.lock());
+            if c.free(o, iova) {
+                return;
+            }
+        }
+        let n = cache_order(granules).map_or(granules, |o| 1u64 << o);
+        if let Err(e) = self.iova.lock().free(iova, n) {
             dev_err!(self.dev, "rsdma: IOVA free rejected: {}", e);
         }
     }
@@ -269,11 +335,8 @@ impl RsdmaDev {
         }
         self.domain.flush_all();
         self.stats.flushes.fetch_add(1, Relaxed);
-        let mut a = self.iova.lock();
         for &(i, l) in fq.entries.iter().take(fq.len) {
-            if let Err(e) = a.free(i, l >> self.shift) {
-                dev_err!(self.dev, "rsdma: IOVA free rejected: {}", e);
-            }
+            self.free_iova(i, l);
         }
         fq.len = 0;
     }
@@ -394,6 +457,18 @@ impl RsdmaDev {
         let Some(len) = align_up(off + size as u64, g) else {
             return;
         };
+        // Without the tracker, at least never free an IOVA twice: a range
+        // whose first page is not mapped was unmapped already.
+        if self.domain.iova_to_phys(addr - off) == 0 {
+            dev_err!(
+                self.dev,
+                "rsdma: unmap of {:#x}+{:#x}, which is not mapped (caller {})",
+                addr,
+                size,
+                crate::kapi::device::dma_caller().as_str()
+            );
+            return;
+        }
         self.unmap_iova(addr - off, len);
     }
 
@@ -893,6 +968,7 @@ impl debugfs::Command for Installed<RsdmaDev> {
         match cmd {
             "flush" => {
                 self.data.flush_queue();
+                self.data.flush_cpu_caches();
                 Ok(())
             }
             _ => Err(EINVAL),
@@ -1016,6 +1092,16 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
     });
     resv_err?;
 
+    let mut caches = KVec::with_capacity(crate::kapi::time::nr_cpu_ids(), GFP_KERNEL)?;
+    for _ in 0..crate::kapi::time::nr_cpu_ids() {
+        caches.push(
+            KBox::pin_init(
+                new_irq_spinlock!(CpuCache::new(), "RsdmaDev::caches"),
+                GFP_KERNEL,
+            )?,
+            GFP_KERNEL,
+        )?;
+    }
     let tracker = if cfg.tracker {
         let mut t = KVVec::with_capacity(TRACKER_RECORDS, GFP_KERNEL)?;
         for _ in 0..TRACKER_RECORDS {
@@ -1052,6 +1138,7 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
             lazy: cfg.lazy,
             flush_jiffies: crate::kapi::time::msecs_to_jiffies(flush_ms),
             iova <- new_irq_spinlock!(iova, "RsdmaDev::iova"),
+            caches,
             buffers <- new_irq_spinlock!(RBTree::new(), "RsdmaDev::buffers"),
             tracker <- new_irq_spinlock!(tracker, "RsdmaDev::tracker"),
             fq <- new_irq_spinlock!(

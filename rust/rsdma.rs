@@ -6,6 +6,9 @@
 //! then on the kernel's DMA API on that device goes through rsdma's ops,
 //! backed by an IOMMU domain rsdma owns.  See `Documentation/rsdma.rst`.
 
+// The device state's pin-initialiser has many fields.
+#![recursion_limit = "256"]
+
 use kernel::{c_str, prelude::*};
 
 pub mod attach;

@@ -9,6 +9,7 @@
 #include <linux/dma-map-ops.h>
 #include <linux/io.h>
 #include <linux/jiffies.h>
+#include <linux/smp.h>
 #include <linux/kallsyms.h>
 #include <linux/stacktrace.h>
 #include <linux/iommu.h>
@@ -345,4 +346,14 @@ void rsdma_helper_dma_caller(char *buf, size_t len)
 		strscpy(buf, sym, len);
 		return;
 	}
+}
+
+unsigned int rsdma_helper_cpu_id(void)
+{
+	return raw_smp_processor_id();
+}
+
+unsigned int rsdma_helper_nr_cpu_ids(void)
+{
+	return nr_cpu_ids;
 }

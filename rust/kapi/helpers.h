@@ -79,6 +79,8 @@ void rsdma_helper_devm_remove_action(struct device *dev, void (*fn)(void *),
 				     void *data);
 
 u64 rsdma_helper_jiffies(void);
+unsigned int rsdma_helper_cpu_id(void);
+unsigned int rsdma_helper_nr_cpu_ids(void);
 void rsdma_helper_dma_caller(char *buf, size_t len);
 unsigned long rsdma_helper_spin_lock_irqsave(spinlock_t *lock);
 void rsdma_helper_spin_unlock_irqrestore(spinlock_t *lock, unsigned long flags);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The kernel tick.
+//! The kernel tick and CPU ids.
 //!
 //! C header: [`include/linux/jiffies.h`](srctree/include/linux/jiffies.h)
 
@@ -16,4 +16,17 @@ pub fn jiffies() -> u64 {
 pub fn msecs_to_jiffies(ms: u32) -> u64 {
     // SAFETY: a pure conversion.
     (unsafe { bindings::__msecs_to_jiffies(ms) } as u64).max(1)
+}
+
+/// The CPU this code runs on, as a hint: it may change at any time unless
+/// preemption is off.
+pub fn cpu_hint() -> usize {
+    // SAFETY: no preconditions.
+    unsafe { bindings::rsdma_helper_cpu_id() as usize }
+}
+
+/// The number of possible CPU ids (`nr_cpu_ids`).
+pub fn nr_cpu_ids() -> usize {
+    // SAFETY: no preconditions.
+    unsafe { bindings::rsdma_helper_nr_cpu_ids() as usize }
 }
