@@ -1,0 +1,127 @@
+# DMA map/unmap latency on edu in every DMA mode (make bench; prints BENCH lines, not a test).
+#
+# Knobs (kernel command line, set by scripts/bench):
+#   rsdma.bench_reps=N        repetitions of every row (default 5)
+#   rsdma.bench_ms=MS         length of one sample (default 500)
+#   rsdma.bench_pages=1,16,64 buffer sizes, in pages
+#   rsdma.bench_threads=1,2   thread counts
+#   rsdma.bench_modes=...     modes, in the order of the first repetition:
+#                             iommu-dma, rsdma-strict, raw, rsdma-lazy,
+#                             dma-fq, identity (the default), rsdma-tracker
+#
+# Each repetition runs every (pages, threads) row once, and each row runs
+# every mode once, back to back; the mode order rotates from one
+# repetition to the next, so no mode is always first or last.
+
+arg() { sed -n "s/.*rsdma\.$1=\([^ ]*\).*/\1/p" /proc/cmdline | tr , ' '; }
+REPS=$(arg bench_reps)
+REPS=${REPS:-5}
+MS=$(arg bench_ms)
+MS=${MS:-500}
+PAGES=$(arg bench_pages)
+PAGES=${PAGES:-1 16 64}
+THREADS=$(arg bench_threads)
+THREADS=${THREADS:-1 2}
+MODES=$(arg bench_modes)
+MODES=${MODES:-iommu-dma rsdma-strict raw rsdma-lazy dma-fq identity}
+
+BENCH=/sys/kernel/debug/rsdma_bench/run
+
+insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
+insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
+insmod /lib/modules/rsdma_bench.ko || fail "insmod rsdma_bench.ko"
+# rsdma cannot be unloaded while the benchmark module uses it.
+trap '[ -e "/sys/kernel/debug/rsdma/$dev" ] && echo detach >$BENCH; rmmod rsdma_bench' EXIT
+
+dev=$(edu_dev) || fail "no edu device"
+pcidrv=/sys/bus/pci/drivers/rsdma_edu
+[ -e "/sys/bus/pci/devices/$dev/iommu_group" ] || fail "edu has no IOMMU group (boot with an SMMU)"
+grp=$(basename "$(readlink "/sys/bus/pci/devices/$dev/iommu_group")")
+gtype=/sys/kernel/iommu_groups/$grp/type
+
+# The bench needs edu's DMA masks to reach all of RAM without bouncing (the
+# identity domain is plain dma-direct) and to stay below the raw floor's
+# scratch IOVAs: 32 bits.
+edu_run "dma_bits 32" >/dev/null
+
+# bench CMD: one command to the benchmark module (its result: cat $BENCH).
+bench() {
+	echo "$1" >$BENCH || fail "rsdma_bench '$1' failed (see the kernel log)"
+}
+
+# measure CMD: a measuring command; its result goes to $r.
+measure() {
+	bench "$1"
+	r=$(cat $BENCH)
+}
+
+# group_type T: makes T (DMA, DMA-FQ or identity) the default domain type of
+# edu's IOMMU group: the driver is unbound and the type written (a new
+# default domain is set up); the driver is bound again except on identity.
+# edu's driver cannot probe there: its 28-bit probe-time mask cannot reach
+# RAM without an IOMMU, so on identity the device is measured unbound, with
+# the 32-bit masks it kept from before (dma-direct either way).
+group_type() {
+	[ "$(cat $gtype)" = "$1" ] && return 0
+	if [ -e "$pcidrv/$dev" ]; then
+		echo "$dev" >$pcidrv/unbind || fail "unbind $dev"
+	fi
+	echo "$1" >$gtype || fail "cannot make $1 the type of IOMMU group $grp"
+	[ "$(cat $gtype)" = "$1" ] || fail "IOMMU group $grp is $(cat $gtype), not $1"
+	[ "$1" = identity ] && return 0
+	echo "$dev" >$pcidrv/bind || fail "bind $dev"
+	edu_run "dma_bits 32" >/dev/null
+}
+
+# bound: edu bound to its driver (rsdma needs that): back to DMA if not.
+bound() {
+	[ -e "$pcidrv/$dev" ] || group_type DMA
+}
+
+# sample MODE PAGES THREADS REP: one measurement; prints a BENCH line.
+sample() {
+	case $1 in
+	rsdma-strict) bound; bench attach; measure "map $2 $3 $MS"; bench detach
+		want="domain=unmanaged ops=dma_ops" ;;
+	rsdma-lazy) bound; bench "attach lazy"; measure "map $2 $3 $MS"; bench detach
+		want="domain=unmanaged ops=dma_ops" ;;
+	rsdma-tracker) bound; bench "attach tracker"; measure "map $2 $3 $MS"; bench detach
+		want="domain=unmanaged ops=dma_ops" ;;
+	raw) bound; bench attach; measure "raw $2 $3 $MS"; bench detach
+		want="domain=unmanaged ops=dma_ops" ;;
+	iommu-dma) group_type DMA; measure "map $2 $3 $MS"
+		want="domain=DMA ops=iommu-dma" ;;
+	dma-fq) group_type DMA-FQ; measure "map $2 $3 $MS"
+		want="domain=DMA-FQ ops=iommu-dma" ;;
+	identity) group_type identity; measure "map $2 $3 $MS"
+		want="domain=identity ops=direct" ;;
+	*) fail "unknown mode $1" ;;
+	esac
+	case $r in
+	*"$want"*) ;;
+	*) fail "mode $1 measured something else: $r" ;;
+	esac
+	echo "BENCH mode=$1 rep=$4 ${r%% domain=*}"
+}
+
+nmodes=$(echo $MODES | wc -w)
+echo "bench: kernel $(uname -r)"
+echo "bench: edu $dev, IOMMU group $grp ($(cat $gtype)), $REPS repetitions of $MS ms samples"
+echo "bench: pages [$PAGES], threads [$THREADS], modes [$MODES]"
+start=$(cut -d. -f1 /proc/uptime)
+rep=0
+while [ $rep -lt "$REPS" ]; do
+	rep=$((rep + 1))
+	# This repetition's mode order: the list rotated by rep - 1.
+	k=$(( (rep - 1) % nmodes ))
+	order="$(echo $MODES | cut -d' ' -f$((k + 1))-) $( [ $k -gt 0 ] && echo $MODES | cut -d' ' -f1-$k)"
+	for p in $PAGES; do
+		for t in $THREADS; do
+			for m in $order; do
+				sample "$m" "$p" "$t" "$rep"
+			done
+		done
+	done
+done
+echo "bench: done in $(( $(cut -d. -f1 /proc/uptime) - start )) s"
+group_type DMA
