@@ -22,10 +22,67 @@ pub fn low_mask(k: usize) -> u64 {
     }
 }
 
-/// Mask of bits `[lo, hi)` of one word; `lo <= hi <= 64`.
+/// Mask of bits `[lo, hi)` of one word (empty when `lo >= hi`; bounds past
+/// 64 count as 64).
 #[inline]
-fn range_mask(lo: usize, hi: usize) -> u64 {
+pub fn range_mask(lo: usize, hi: usize) -> u64 {
     low_mask(hi) & !low_mask(lo)
+}
+
+/// Mask of the bit positions of one word that are multiples of the power of
+/// two `align` (`align >= 64` gives bit 0 only; `align <= 1` all bits).
+#[inline]
+pub fn align_pattern(align: usize) -> u64 {
+    match align {
+        0 | 1 => !0,
+        2 => 0x5555_5555_5555_5555,
+        4 => 0x1111_1111_1111_1111,
+        8 => 0x0101_0101_0101_0101,
+        16 => 0x0001_0001_0001_0001,
+        32 => 0x0000_0001_0000_0001,
+        _ => 1,
+    }
+}
+
+/// Bit `i` of the result is set when bits `[i, i+n)` of `free` are all set
+/// (runs that would leave the word do not count); `n` is 1 to 64 (0 counts
+/// as 1, more than 64 as 64).
+#[inline]
+pub fn run_starts(free: u64, n: usize) -> u64 {
+    let n = n.clamp(1, WORD_BITS);
+    let mut x = free;
+    let mut have = 1;
+    // Invariant: bit i of x is the AND of bits [i, i+have) of `free`.
+    while have < n && x != 0 {
+        let s = core::cmp::min(have, n - have);
+        x &= x >> s;
+        have += s;
+    }
+    x
+}
+
+/// Sets bit `i`; `false` (touching nothing) if it is outside the storage.
+#[inline]
+pub fn set_bit(words: &mut [u64], i: usize) -> bool {
+    match words.get_mut(i / WORD_BITS) {
+        Some(w) => {
+            *w |= 1u64 << (i % WORD_BITS);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Clears bit `i`; `false` (touching nothing) if it is outside the storage.
+#[inline]
+pub fn clear_bit(words: &mut [u64], i: usize) -> bool {
+    match words.get_mut(i / WORD_BITS) {
+        Some(w) => {
+            *w &= !(1u64 << (i % WORD_BITS));
+            true
+        }
+        None => false,
+    }
 }
 
 /// Number of words needed for `bits` bits.
@@ -300,76 +357,96 @@ impl Hier {
     /// Sets bits `[start, start+len)` and updates the summaries.
     /// Returns `false` (touching nothing) if the range is out of bounds.
     pub fn set_range(&self, buf: &mut [u64], start: usize, len: usize) -> bool {
-        match start.checked_add(len) {
-            Some(end) if end <= self.bits && buf.len() >= self.words() => {}
-            _ => return false,
-        }
-        let (_, w0) = self.levels[0];
-        let Some(l0) = buf.get_mut(..w0) else {
-            return false;
-        };
-        set_range(l0, start, len);
-        if len == 0 {
-            return true;
-        }
-        // Words of level 0 that may have become full.
-        let first = start / WORD_BITS;
-        let last = (start + len - 1) / WORD_BITS;
-        self.propagate_set(buf, 0, first, last);
-        true
-    }
-
-    fn propagate_set(&self, buf: &mut [u64], level: usize, first: usize, last: usize) {
-        if level + 1 >= self.depth {
-            return;
-        }
-        let (off, _) = self.levels[level];
-        let (up, _) = self.levels[level + 1];
-        let mut changed_lo = usize::MAX;
-        let mut changed_hi = 0;
-        for w in first..=last {
-            if buf.get(off + w) == Some(&!0) {
-                if let Some(s) = buf.get_mut(up + w / WORD_BITS) {
-                    *s |= 1u64 << (w % WORD_BITS);
-                }
-                changed_lo = core::cmp::min(changed_lo, w / WORD_BITS);
-                changed_hi = core::cmp::max(changed_hi, w / WORD_BITS);
-            }
-        }
-        if changed_lo <= changed_hi {
-            self.propagate_set(buf, level + 1, changed_lo, changed_hi);
-        }
+        self.apply(buf, start, len, true)
     }
 
     /// Clears bits `[start, start+len)` and updates the summaries.
     /// Returns `false` (touching nothing) if the range is out of bounds.
     pub fn clear_range(&self, buf: &mut [u64], start: usize, len: usize) -> bool {
-        match start.checked_add(len) {
-            Some(end) if end <= self.bits && buf.len() >= self.words() => {}
+        self.apply(buf, start, len, false)
+    }
+
+    /// Sets or clears level-0 bits word by word; a summary changes only when
+    /// a word's full state does, and the changes to one summary word are
+    /// applied together (level 0 starts the buffer).
+    fn apply(&self, buf: &mut [u64], start: usize, len: usize, set: bool) -> bool {
+        let end = match start.checked_add(len) {
+            Some(end) if end <= self.bits && buf.len() >= self.words() => end,
             _ => return false,
-        }
-        let (_, w0) = self.levels[0];
-        let Some(l0) = buf.get_mut(..w0) else {
-            return false;
         };
-        clear_range(l0, start, len);
-        if len == 0 {
-            return true;
-        }
-        let mut first = start / WORD_BITS;
-        let mut last = (start + len - 1) / WORD_BITS;
-        // A word with a clear bit is not full: clear its summary bit, up to
-        // the top (a summary word that loses a bit is not full either).
-        for l in 1..self.depth {
-            let (off, _) = self.levels[l];
-            let Some(words) = buf.get_mut(off..) else {
-                return true;
+        // Pending bits of summary word `pend_w` (level 1).
+        let mut pend_w = 0;
+        let mut pend = 0u64;
+        let mut i = start;
+        while i < end {
+            let w = i / WORD_BITS;
+            let lo = i % WORD_BITS;
+            let hi = core::cmp::min(WORD_BITS, lo + (end - i));
+            i += hi - lo;
+            let Some(word) = buf.get_mut(w) else {
+                break;
             };
-            clear_range(words, first, last - first + 1);
-            first /= WORD_BITS;
-            last /= WORD_BITS;
+            let old = *word;
+            let m = range_mask(lo, hi);
+            let changed = if set {
+                *word = old | m;
+                old != !0 && *word == !0
+            } else {
+                *word = old & !m;
+                old == !0 && *word != !0
+            };
+            if changed {
+                if pend != 0 && pend_w != w / WORD_BITS {
+                    self.summary_apply(buf, 1, pend_w, pend, set);
+                    pend = 0;
+                }
+                pend_w = w / WORD_BITS;
+                pend |= 1u64 << (w % WORD_BITS);
+            }
+        }
+        if pend != 0 {
+            self.summary_apply(buf, 1, pend_w, pend, set);
         }
         true
+    }
+
+    /// Sets (or clears) `mask` in word `w` of level `level`, whose bits
+    /// changed full state in the level below, and carries the change up
+    /// while a summary word's own full state changes.
+    fn summary_apply(&self, buf: &mut [u64], level: usize, w: usize, mask: u64, set: bool) {
+        let (mut w, mut mask) = (w, mask);
+        for &(off, _) in self.levels.get(level..self.depth).unwrap_or(&[]) {
+            let Some(s) = buf.get_mut(off + w) else {
+                return;
+            };
+            let old = *s;
+            if set {
+                *s = old | mask;
+                if old == !0 || *s != !0 {
+                    return;
+                }
+            } else {
+                *s = old & !mask;
+                if old != !0 || *s == !0 {
+                    return;
+                }
+            }
+            mask = 1u64 << (w % WORD_BITS);
+            w /= WORD_BITS;
+        }
+    }
+
+    /// Word `w` of level 0 became full (the caller set its bits directly):
+    /// sets its summary bit, and further up while summary words become full.
+    pub fn summary_set(&self, buf: &mut [u64], w: usize) {
+        self.summary_apply(buf, 1, w / WORD_BITS, 1u64 << (w % WORD_BITS), true);
+    }
+
+    /// Word `w` of level 0 stopped being full (the caller cleared bits of it
+    /// directly): clears its summary bit, and further up while summary words
+    /// stop being full.
+    pub fn summary_clear(&self, buf: &mut [u64], w: usize) {
+        self.summary_apply(buf, 1, w / WORD_BITS, 1u64 << (w % WORD_BITS), false);
     }
 }
 
@@ -402,6 +479,66 @@ mod tests {
         assert_eq!(longest_zero_run(&w, 0, 256), 186);
         assert!(clear_range(&mut w, 60, 10));
         assert_eq!(count_ones(&w, 0, 256), 0);
+    }
+
+    #[test]
+    fn word_helpers() {
+        assert_eq!(range_mask(3, 3), 0);
+        assert_eq!(range_mask(0, 64), !0);
+        assert_eq!(align_pattern(1), !0);
+        assert_eq!(align_pattern(4) & 0xff, 0x11);
+        assert_eq!(align_pattern(64), 1);
+        assert_eq!(align_pattern(128), 1);
+        for n in 0..=70usize {
+            for free in [
+                0u64,
+                !0,
+                0xf0f0,
+                0x00ff_ff00_0000_ffff,
+                1 << 63,
+                0x7fff_ffff_ffff_fffe,
+            ] {
+                let want = (0..64).fold(0u64, |acc, i| {
+                    let k = n.clamp(1, 64);
+                    if i + k <= 64 && (i..i + k).all(|j| free >> j & 1 == 1) {
+                        acc | 1 << i
+                    } else {
+                        acc
+                    }
+                });
+                assert_eq!(run_starts(free, n), want, "free {free:#x} n {n}");
+            }
+        }
+        let mut w = vec![0u64; 2];
+        assert!(set_bit(&mut w, 70));
+        assert!(test(&w, 70));
+        assert!(clear_bit(&mut w, 70));
+        assert!(!test(&w, 70));
+        assert!(!set_bit(&mut w, 128));
+        assert!(!clear_bit(&mut w, 128));
+    }
+
+    #[test]
+    fn hier_direct_word_updates() {
+        // 64 * 64 * 2 bits: three levels.
+        let h = Hier::new(8192).unwrap();
+        let mut b = vec![0u64; h.words()];
+        assert!(h.init(&mut b));
+        for w in 0..128 {
+            b[w] = !0;
+            h.summary_set(&mut b, w);
+        }
+        assert!(h.is_full(&b));
+        assert_eq!(h.find_zero(&b, 0), None);
+        b[100] &= !(1 << 5);
+        h.summary_clear(&mut b, 100);
+        assert!(!h.is_full(&b));
+        assert_eq!(h.find_zero(&b, 0), Some(100 * 64 + 5));
+        // Range updates spanning summary words keep the levels in sync.
+        assert!(h.clear_range(&mut b, 60 * 64, 10 * 64));
+        assert_eq!(h.find_zero(&b, 0), Some(60 * 64));
+        assert!(h.set_range(&mut b, 60 * 64, 10 * 64));
+        assert_eq!(h.find_zero(&b, 0), Some(100 * 64 + 5));
     }
 
     #[test]

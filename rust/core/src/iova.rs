@@ -11,8 +11,10 @@
 //! iommu-dma comes for free), under the caller's DMA limit, size-aligned up
 //! to a configurable order. They do not scan linearly: a per-chunk
 //! hierarchical summary ([`super::bitmap::Hier`]) skips full words, a chunk
-//! bitmap skips full chunks, and per-order lower-bound hints skip the prefix
-//! known to hold no fit.
+//! bitmap skips full chunks, requests that fit in one word test a whole word
+//! at once, and lower-bound hints per alignment order and size bucket skip
+//! the prefix known to hold no fit (a free lowers a hint only to a fit it
+//! created).
 //!
 //! # Growth protocol
 //!
@@ -48,6 +50,31 @@ pub const MAX_SPACE_BITS: u32 = 48;
 pub const MAX_CHUNK_SHIFT: u32 = 24;
 
 const HINTS: usize = MAX_ALIGN_ORDER as usize + 1;
+/// Size buckets per alignment order that keep their own search hint.
+const BUCKETS: usize = 4;
+
+/// Smallest size of bucket `b` of order `o`: the sizes `(2^(o-1), 2^o]`
+/// that `2^o` aligns are split in [`BUCKETS`] ranges, the last one starting
+/// (and ending) at `2^o` (orders 0 and 1 have one size).
+#[inline]
+fn bucket_size(o: usize, b: usize) -> u64 {
+    if o == 0 {
+        return 1;
+    }
+    let half = 1u64 << (o - 1);
+    half + 1 + (b as u64 * (half - 1)) / (BUCKETS as u64 - 1)
+}
+
+/// The bucket of order `o` whose smallest size is the largest one at most
+/// `n` (`n` in `(2^(o-1), 2^o]`).
+#[inline]
+fn bucket_of(o: usize, n: u64) -> usize {
+    let mut b = BUCKETS - 1;
+    while b > 0 && bucket_size(o, b) > n {
+        b -= 1;
+    }
+    b
+}
 
 /// Errors of the IOVA allocator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -268,16 +295,19 @@ pub struct IovaStats {
 /// For every installed chunk, its summary levels match its bitmap and its
 /// `free` count equals its clear bits; an absent chunk has `free` equal to
 /// the chunk size (all free) or zero (wholly reserved). Bit `c` of `full` is
-/// set exactly when chunk `c` has no free granule. `hints[o]` is a lower bound
-/// on the first granule where a free, `2^o`-aligned run of `2^o` granules
-/// starts.
+/// set exactly when chunk `c` has no free granule. With `F(n, a)` the first
+/// granule where a free, `a`-aligned run of `n` granules starts,
+/// `hints[o][b]` is a lower bound on `F(bucket_size(o, b), 2^o)` (the last
+/// bucket is `F(2^o, 2^o)`); bit `o` of `raised` is set when a hint of order
+/// `o` may be non-zero.
 pub struct IovaAllocator<C, T> {
     cfg: IovaConfig,
     hier: Hier,
     marks: usize,
     table: T,
     full: [u64; MAX_CHUNKS / WORD_BITS],
-    hints: [u64; HINTS],
+    hints: [[u64; BUCKETS]; HINTS],
+    raised: u32,
     stats: IovaStats,
     _chunk: PhantomData<C>,
 }
@@ -321,7 +351,8 @@ where
             marks: bitmap::words_for(1usize << cfg.chunk_shift),
             table,
             full,
-            hints: [0; HINTS],
+            hints: [[0; BUCKETS]; HINTS],
+            raised: 0,
             stats: IovaStats {
                 granules: cfg.granules(),
                 ..IovaStats::default()
@@ -447,22 +478,99 @@ where
         None
     }
 
-    /// First fit for `n` granules aligned to `align` in `[start, end)`.
-    fn search(&self, start: u64, end: u64, n: u64, align: u64) -> Option<u64> {
+    /// First fit for `n` granules aligned to `align` in `[start, end)`, with
+    /// the first `align`-aligned position at or after `start` where `m <= n`
+    /// granules fit (at most the fit itself).
+    ///
+    /// When an aligned block of `align` granules lies in one bitmap word and
+    /// one chunk (`n <= align <= 64`), each word visited is tested for all
+    /// its candidates at once; otherwise candidates are tested one by one.
+    fn search(&self, start: u64, end: u64, n: u64, align: u64, m: u64) -> Option<(u64, u64)> {
+        let mut first_m: Option<u64> = None;
+        let words_ok =
+            n <= align && align <= WORD_BITS as u64 && align <= self.cfg.chunk_granules();
+        let pat = bitmap::align_pattern(align as usize);
         let mut pos = align_up(start, align);
         loop {
             if pos.checked_add(n)? > end {
                 return None;
             }
-            let z = self.find_zero(pos, end)?;
-            pos = align_up(z, align);
-            let stop = pos.checked_add(n)?;
-            if stop > end {
-                return None;
-            }
-            match self.find_one(pos, stop) {
-                None => return Some(pos),
-                Some(one) => pos = align_up(one + 1, align),
+            if words_ok {
+                let c = self.chunk_of(pos);
+                let next = self.chunk_base(c + 1);
+                let slot = self.slots().get(c)?;
+                let fit = match &slot.chunk {
+                    // A free absent chunk: the first aligned block fits.
+                    None if slot.free != 0 => {
+                        let p = align_up(pos, align);
+                        pos = p;
+                        (p < next).then_some(p)
+                    }
+                    None => None,
+                    Some(buf) => {
+                        // Walk this chunk's words until a fit or a full word
+                        // (full stretches are skipped through the summary).
+                        let l0 = self.hier.level0(buf.as_ref());
+                        let base = self.chunk_base(c);
+                        let l = self.local(pos);
+                        let mut w = l / WORD_BITS;
+                        let mut free =
+                            l0.get(w).map_or(0, |x| !x) & !bitmap::low_mask(l % WORD_BITS);
+                        let mut fit = None;
+                        while free != 0 {
+                            let wbase = base + (w * WORD_BITS) as u64;
+                            if first_m.is_none() {
+                                let fm = bitmap::run_starts(free, m as usize) & pat;
+                                if fm != 0 {
+                                    first_m = Some(wbase + u64::from(fm.trailing_zeros()));
+                                }
+                            }
+                            let f = bitmap::run_starts(free, n as usize) & pat;
+                            if f != 0 {
+                                fit = Some(wbase + u64::from(f.trailing_zeros()));
+                                break;
+                            }
+                            w += 1;
+                            if wbase + WORD_BITS as u64 >= end {
+                                break;
+                            }
+                            free = l0.get(w).map_or(0, |x| !x);
+                        }
+                        // (A chunk smaller than a word has one word.)
+                        pos = core::cmp::max(
+                            pos,
+                            core::cmp::min(base + (w * WORD_BITS) as u64, next),
+                        );
+                        fit
+                    }
+                };
+                match fit {
+                    Some(p) => {
+                        if p.checked_add(n)? > end {
+                            return None;
+                        }
+                        return Some((p, first_m.unwrap_or(p)));
+                    }
+                    // Past used words, full chunks and reserved ones.
+                    None if pos < next => pos = self.find_zero(pos, end)?,
+                    None => {}
+                }
+            } else {
+                let z = self.find_zero(pos, end)?;
+                pos = align_up(z, align);
+                let stop = pos.checked_add(n)?;
+                if stop > end {
+                    return None;
+                }
+                match self.find_one(pos, stop) {
+                    None => return Some((pos, first_m.unwrap_or(pos))),
+                    Some(one) => {
+                        if first_m.is_none() && one - pos >= m {
+                            first_m = Some(pos);
+                        }
+                        pos = align_up(one + 1, align);
+                    }
+                }
             }
         }
     }
@@ -532,12 +640,24 @@ where
             (dma_limit >> self.cfg.granule_shift).saturating_add(1),
         );
         let order = ceil_log2(n);
-        let align_order = core::cmp::min(order, self.cfg.max_align_order);
-        let align = 1u64 << align_order;
-        let floor = 63 - n.leading_zeros();
-        let key = core::cmp::min(floor, self.cfg.max_align_order) as usize;
-        let start = self.hints.iter().take(key + 1).copied().max().unwrap_or(0);
-        let Some(pos) = self.search(start, end, n, align) else {
+        let o = order as usize;
+        let max = self.cfg.max_align_order as usize;
+        // The size class of `2^order` alignment: (2^(order-1), 2^order],
+        // split in buckets with a hint each.
+        let last = BUCKETS - 1;
+        let hint = |o: usize, b: usize| self.hints.get(o).and_then(|h| h.get(b)).copied();
+        let (start, align, m, bucket) = if o > max {
+            // Capped alignment: F(n, 2^max) >= F(2^max, 2^max).
+            (hint(max, last).unwrap_or(0), 1u64 << max, n, last)
+        } else {
+            let b = bucket_of(o, n);
+            let m = bucket_size(o, b);
+            // F(m, 2^o) >= F(2^(o-1), 2^(o-1)) bounds it too.
+            let below = o.checked_sub(1).and_then(|p| hint(p, last)).unwrap_or(0);
+            let start = core::cmp::max(hint(o, b).unwrap_or(0), below);
+            (start, 1u64 << order, m, b)
+        };
+        let Some((pos, first_m)) = self.search(start, end, n, align, m) else {
             self.stats.alloc_failures += 1;
             return Err(IovaError::NoSpace);
         };
@@ -545,9 +665,20 @@ where
             return Err(IovaError::NeedChunk { index });
         }
         self.mark(pos, n, true);
-        if n.is_power_of_two() && order <= self.cfg.max_align_order {
-            if let Some(h) = self.hints.get_mut(order as usize) {
-                *h = pos + n;
+        if o <= max {
+            // The search started at or below F(m, 2^o), so `first_m` is it
+            // (past `pos` if that was it: `pos` is used now). Larger sizes
+            // fit no lower than `pos`, and not at `pos` any more.
+            let past = pos + align;
+            self.raised |= 1 << o;
+            if let Some(h) = self.hints.get_mut(o) {
+                for (b, v) in h.iter_mut().enumerate().skip(bucket) {
+                    *v = if b == bucket && first_m != pos {
+                        first_m
+                    } else {
+                        core::cmp::max(*v, past)
+                    };
+                }
             }
         }
         self.stats.used += n;
@@ -557,80 +688,210 @@ where
     }
 
     /// Sets (or clears) `[g, g+n)` in installed chunks, with the allocation
-    /// markers when `alloc` (all chunks must be installed).
+    /// markers (all chunks must be installed; `n >= 1`).
     fn mark(&mut self, g: u64, n: u64, alloc: bool) {
         let last = g + n - 1;
-        let marks = self.marks;
+        let shift = self.cfg.chunk_shift;
         let cg = self.cfg.chunk_granules();
-        let (cfirst, clast) = (self.chunk_of(g), self.chunk_of(last));
-        let (lfirst, llast) = (self.local(g), self.local(last));
-        self.for_pieces(g, n, |hier, c, slot, lo, len| {
+        let hw = self.hier.words();
+        let marks = self.marks;
+        let (cfirst, clast) = ((g >> shift) as usize, (last >> shift) as usize);
+        for c in cfirst..=clast {
+            let base = (c as u64) << shift;
+            let lo = if c == cfirst { (g - base) as usize } else { 0 };
+            let hi = if c == clast {
+                (last - base) as usize
+            } else {
+                (cg - 1) as usize
+            };
+            let Some(slot) = self.table.as_mut().get_mut(c) else {
+                continue;
+            };
             let Some(buf) = slot.chunk.as_mut() else {
                 debug_assert!(false, "mark on absent chunk");
-                return;
+                continue;
             };
             let buf = buf.as_mut();
-            let hw = hier.words();
-            if alloc {
-                hier.set_range(buf, lo, len);
-                slot.free = slot.free.saturating_sub(len as u64);
+            let len = hi + 1 - lo;
+            let was_full = slot.free == 0;
+            let w = lo / WORD_BITS;
+            if w == hi / WORD_BITS {
+                // One word: the summary changes only if its full state does.
+                let m = bitmap::range_mask(lo % WORD_BITS, hi % WORD_BITS + 1);
+                if let Some(word) = buf.get_mut(w) {
+                    let old = *word;
+                    if alloc {
+                        *word = old | m;
+                        if old != !0 && *word == !0 {
+                            self.hier.summary_set(buf, w);
+                        }
+                    } else {
+                        *word = old & !m;
+                        if old == !0 && *word != !0 {
+                            self.hier.summary_clear(buf, w);
+                        }
+                    }
+                }
+            } else if alloc {
+                self.hier.set_range(buf, lo, len);
             } else {
-                hier.clear_range(buf, lo, len);
-                slot.free = core::cmp::min(cg, slot.free + len as u64);
+                self.hier.clear_range(buf, lo, len);
             }
-            let op: fn(&mut [u64], usize, usize) -> bool = if alloc {
-                bitmap::set_range
+            slot.free = if alloc {
+                slot.free.saturating_sub(len as u64)
             } else {
-                bitmap::clear_range
+                core::cmp::min(cg, slot.free + len as u64)
+            };
+            let op: fn(&mut [u64], usize) -> bool = if alloc {
+                bitmap::set_bit
+            } else {
+                bitmap::clear_bit
             };
             if c == cfirst {
                 if let Some(starts) = buf.get_mut(hw..hw + marks) {
-                    op(starts, lfirst, 1);
+                    op(starts, lo);
                 }
             }
             if c == clast {
                 if let Some(ends) = buf.get_mut(hw + marks..hw + 2 * marks) {
-                    op(ends, llast, 1);
+                    op(ends, hi);
                 }
             }
-        });
-        self.refresh_full(g, n);
+            let now_full = slot.free == 0;
+            if now_full != was_full {
+                self.set_full_bit(c, now_full);
+            }
+        }
     }
 
-    /// Whether `[g, g+n)` is exactly one live allocation.
+    /// Whether `[g, g+n)` is exactly one live allocation (`n >= 1`, inside
+    /// the space): every granule used, the start mark at `g` and nowhere
+    /// else in the range, the end mark at `g+n-1` and nowhere else.
     fn is_allocation(&self, g: u64, n: u64) -> bool {
-        let end = g + n;
-        let mut p = g;
-        while p < end {
-            let c = self.chunk_of(p);
-            let base = self.chunk_base(c);
-            let stop = core::cmp::min(end, self.chunk_base(c + 1));
+        let last = g + n - 1;
+        let (cfirst, clast) = (self.chunk_of(g), self.chunk_of(last));
+        let (hw, marks) = (self.hier.words(), self.marks);
+        let cg = self.cfg.chunk_granules();
+        let (lo, hi) = (self.local(g), self.local(last));
+        if cfirst == clast && lo / WORD_BITS == hi / WORD_BITS {
+            // The common case: one word.
+            let Some(buf) = self.slots().get(cfirst).and_then(|s| s.chunk.as_ref()) else {
+                return false;
+            };
+            let buf = buf.as_ref();
+            let w = lo / WORD_BITS;
+            let m = bitmap::range_mask(lo % WORD_BITS, hi % WORD_BITS + 1);
+            return match (buf.get(w), buf.get(hw + w), buf.get(hw + marks + w)) {
+                (Some(used), Some(starts), Some(ends)) => {
+                    used & m == m
+                        && starts & m == 1u64 << (lo % WORD_BITS)
+                        && ends & m == 1u64 << (hi % WORD_BITS)
+                }
+                _ => false,
+            };
+        }
+        for c in cfirst..=clast {
             let Some(buf) = self.slots().get(c).and_then(|s| s.chunk.as_ref()) else {
                 return false;
             };
-            let (l0, starts, ends) = self.parts(buf.as_ref());
-            let (lo, hi) = ((p - base) as usize, (stop - base) as usize);
-            if bitmap::find_next_zero(l0, lo, hi).is_some() {
-                return false;
+            let buf = buf.as_ref();
+            let lo = if c == cfirst { self.local(g) } else { 0 };
+            let hi = if c == clast {
+                self.local(last)
+            } else {
+                (cg - 1) as usize
+            };
+            for w in lo / WORD_BITS..=hi / WORD_BITS {
+                let wlo = if w == lo / WORD_BITS {
+                    lo % WORD_BITS
+                } else {
+                    0
+                };
+                let whi = if w == hi / WORD_BITS {
+                    hi % WORD_BITS
+                } else {
+                    WORD_BITS - 1
+                };
+                let m = bitmap::range_mask(wlo, whi + 1);
+                let start = if c == cfirst && w == lo / WORD_BITS {
+                    1u64 << wlo
+                } else {
+                    0
+                };
+                let end = if c == clast && w == hi / WORD_BITS {
+                    1u64 << whi
+                } else {
+                    0
+                };
+                let (Some(used), Some(starts), Some(ends)) =
+                    (buf.get(w), buf.get(hw + w), buf.get(hw + marks + w))
+                else {
+                    return false;
+                };
+                if used & m != m || starts & m != start || ends & m != end {
+                    return false;
+                }
             }
-            // The start mark only at g, the end mark only at g+n-1.
-            let s_from = if p == g { lo + 1 } else { lo };
-            if p == g && !bitmap::test(starts, lo) {
-                return false;
-            }
-            if bitmap::find_next_one(starts, s_from, hi).is_some() {
-                return false;
-            }
-            let e_to = if stop == end { hi - 1 } else { hi };
-            if stop == end && !bitmap::test(ends, hi - 1) {
-                return false;
-            }
-            if bitmap::find_next_one(ends, lo, e_to).is_some() {
-                return false;
-            }
-            p = stop;
         }
         true
+    }
+
+    /// After `[g, g+len)` was freed: lowers a hint only to a fit the free
+    /// created. A new fit of `s <= 2^o` granules, `2^o`-aligned, holds a
+    /// freed granule, so it starts in `[g rounded down to 2^o, g+len)`; the
+    /// free run at each candidate there (at most two before one lies wholly
+    /// in the freed range) is measured once and serves every bucket of the
+    /// order whose hint is above it. Only orders whose hints were raised
+    /// can need it.
+    fn lower_hints(&mut self, g: u64, len: u64) {
+        let stop = g.saturating_add(len);
+        let mut raised = self.raised;
+        while raised != 0 {
+            let o = raised.trailing_zeros() as usize;
+            raised &= raised - 1;
+            let Some(&h) = self.hints.get(o) else {
+                continue;
+            };
+            let align = 1u64 << o;
+            let mut new = h;
+            let mut p = g & !(align - 1);
+            while p < stop && new.iter().any(|&v| v > p) {
+                let run = self.free_run(p, align);
+                for (b, v) in new.iter_mut().enumerate() {
+                    if *v > p && run >= bucket_size(o, b) {
+                        *v = p;
+                    }
+                }
+                p += align;
+            }
+            if let Some(hv) = self.hints.get_mut(o) {
+                *hv = new;
+            }
+            if new.iter().all(|&v| v == 0) {
+                self.raised &= !(1 << o);
+            }
+        }
+    }
+
+    /// Length of the free run starting at `p`, up to `cap` granules.
+    fn free_run(&self, p: u64, cap: u64) -> u64 {
+        let stop = core::cmp::min(p.saturating_add(cap), self.cfg.granules());
+        if p >= stop {
+            return 0;
+        }
+        let (c, l) = (self.chunk_of(p), self.local(p));
+        let lw = l % WORD_BITS;
+        if (lw as u64) + cap <= WORD_BITS as u64 && (l as u64) + cap <= self.cfg.chunk_granules() {
+            // One word of one chunk (a chunk smaller than a word is one
+            // word, its padding bits set).
+            if let Some(buf) = self.slots().get(c).and_then(|s| s.chunk.as_ref()) {
+                return match self.hier.level0(buf.as_ref()).get(l / WORD_BITS) {
+                    Some(w) => core::cmp::min(cap, u64::from((w >> lw).trailing_zeros())),
+                    None => 0,
+                };
+            }
+        }
+        self.find_one(p, stop).unwrap_or(stop) - p
     }
 
     /// Frees the allocation of `granules` granules at `iova`. A range that
@@ -649,12 +910,7 @@ where
             return Err(bad);
         }
         self.mark(g, granules, false);
-        for (o, h) in self.hints.iter_mut().enumerate() {
-            let a = g & !((1u64 << o) - 1);
-            if a < *h {
-                *h = a;
-            }
-        }
+        self.lower_hints(g, granules);
         self.stats.used = self.stats.used.saturating_sub(granules);
         self.stats.frees += 1;
         Ok(())

@@ -224,6 +224,86 @@ fn caches_round_trip_and_flush() {
     assert_eq!(cpu.cached() + depot.cached(), 0);
 }
 
+#[test]
+fn size_buckets() {
+    assert_eq!(bucket_size(0, 0), 1);
+    assert_eq!(bucket_size(1, 2), 2);
+    assert_eq!(
+        (0..BUCKETS).map(|b| bucket_size(6, b)).collect::<Vec<_>>(),
+        [33, 43, 53, 64]
+    );
+    for o in 0..=MAX_ALIGN_ORDER as usize {
+        assert_eq!(bucket_size(o, BUCKETS - 1), 1 << o);
+        let lo = if o == 0 { 1 } else { (1u64 << (o - 1)) + 1 };
+        assert_eq!(bucket_size(o, 0), lo);
+        for n in [lo, (lo + (1 << o)) / 2, 1 << o] {
+            let b = bucket_of(o, n);
+            assert!(bucket_size(o, b) <= n);
+            assert!(b + 1 == BUCKETS || bucket_size(o, b + 1) > n);
+        }
+    }
+}
+
+#[test]
+fn hints_follow_frees_of_every_size() {
+    // Fill a chunk with 1-granule allocations, free a scattered pattern,
+    // then every size must still get the first fit.
+    let cfg = IovaConfig::new(12, 24)
+        .unwrap()
+        .with_chunk_shift(8)
+        .unwrap();
+    let mut a = make(cfg);
+    let total = cfg.granules();
+    let mut free = vec![false; total as usize];
+    for _ in 0..total {
+        grow(&mut a, |a| a.alloc(1, u64::MAX)).unwrap();
+    }
+    let mut x = 12345u64;
+    for g in 0..total {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        if (x >> 33) % 3 == 0 || (g / 64) % 7 == 3 {
+            a.free(g << 12, 1).unwrap();
+            free[g as usize] = true;
+        }
+    }
+    for n in [1u64, 3, 5, 7, 12, 33, 40, 50, 64, 65, 100, 2, 9] {
+        let align = 1u64 << ceil_log2(n);
+        let want = (0..total)
+            .step_by(align as usize)
+            .find(|&p| p + n <= total && free[p as usize..(p + n) as usize].iter().all(|&f| f));
+        let got = a.alloc(n, u64::MAX).ok().map(|v| v >> 12);
+        assert_eq!(got, want, "size {n}");
+        if let Some(p) = got {
+            free[p as usize..(p + n) as usize].fill(false);
+        }
+    }
+}
+
+#[test]
+fn free_validation_across_words_and_chunks() {
+    let cfg = IovaConfig::new(12, 24)
+        .unwrap()
+        .with_chunk_shift(7)
+        .unwrap();
+    let mut a = make(cfg);
+    // 200 granules align to 256: two 128-granule chunks, four words each.
+    let x = grow(&mut a, |a| a.alloc(200, u64::MAX)).unwrap();
+    let y = grow(&mut a, |a| a.alloc(56, u64::MAX)).unwrap();
+    assert_eq!((x, y), (0, 256 << 12), "56 granules align to 64");
+    assert!(a.free(x, 199).is_err(), "end mark elsewhere");
+    assert!(a.free(x + 0x1000, 199).is_err(), "start mark elsewhere");
+    assert!(a.free(x, 256).is_err(), "spans two allocations");
+    assert!(a.free(x, 201).is_err());
+    assert!(a.free(y, 57).is_err(), "runs into free space");
+    assert_eq!(a.stats().bad_frees, 5);
+    a.free(x, 200).unwrap();
+    a.free(y, 56).unwrap();
+    assert_eq!(a.stats().used, 0);
+    assert_eq!(a.largest_free_run(), cfg.granules());
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Alloc { n: u64, limit_frac: u8 },
