@@ -148,8 +148,10 @@ pub struct RsdmaDev {
     buffers: IrqSpinLock<RBTree<u64, Buffer>>,
     #[pin]
     tracker: IrqSpinLock<Option<tracker::Tracker<TrackerTable>>>,
-    #[pin]
-    fq: IrqSpinLock<FlushQueue>,
+    /// Lazy mode: per-CPU queues of unmapped IOVAs awaiting invalidation.
+    fqs: KVec<Pin<KBox<IrqSpinLock<FlushQueue>>>>,
+    /// Whether the tracker runs (fixed at attach).
+    tracking: bool,
     #[pin]
     saved: IrqSpinLock<Option<dma_ops::Saved>>,
     stats: Stats,
@@ -312,7 +314,14 @@ impl RsdmaDev {
         }
         self.domain.unmap_deferred(iova, len as usize);
         let now = crate::kapi::time::jiffies();
-        let mut fq = self.fq.lock();
+        let nq = self.fqs.len();
+        let Some(q) = self.fqs.get(crate::kapi::time::cpu_hint() % nq.max(1)) else {
+            // No queue (cannot happen in lazy mode): invalidate now.
+            self.domain.flush_all();
+            self.free_iova(iova, len);
+            return;
+        };
+        let mut fq = q.lock();
         if fq.len == 0 {
             fq.oldest = now;
         }
@@ -341,9 +350,11 @@ impl RsdmaDev {
         fq.len = 0;
     }
 
-    /// Drains the lazy flush queue.
+    /// Drains every lazy flush queue.
     fn flush_queue(&self) {
-        self.flush_locked(&mut self.fq.lock());
+        for q in self.fqs.iter() {
+            self.flush_locked(&mut q.lock());
+        }
     }
 
     /// Records a new mapping in the tracker.
@@ -366,6 +377,9 @@ impl RsdmaDev {
         &self,
         f: impl FnOnce(&mut tracker::Tracker<TrackerTable>) -> tracker::Findings,
     ) -> bool {
+        if !self.tracking {
+            return true;
+        }
         let findings = {
             let mut t = self.tracker.lock();
             match t.as_mut() {
@@ -457,9 +471,10 @@ impl RsdmaDev {
         let Some(len) = align_up(off + size as u64, g) else {
             return;
         };
-        // Without the tracker, at least never free an IOVA twice: a range
-        // whose first page is not mapped was unmapped already.
-        if self.domain.iova_to_phys(addr - off) == 0 {
+        // Without the tracker (which checks every unmap), at least never
+        // free an IOVA twice: a range whose first page is not mapped was
+        // unmapped already.
+        if !self.tracking && self.domain.iova_to_phys(addr - off) == 0 {
             dev_err!(
                 self.dev,
                 "rsdma: unmap of {:#x}+{:#x}, which is not mapped (caller {})",
@@ -633,7 +648,7 @@ impl Operations for RsdmaDev {
         if !self.track(|t| t.unmap(m)) {
             return;
         }
-        if !attrs.has(Attrs::SKIP_CPU_SYNC) {
+        if !self.coherent && !attrs.has(Attrs::SKIP_CPU_SYNC) {
             let phys = self.domain.iova_to_phys(addr);
             if phys != 0 {
                 self.sync_for_cpu_phys(phys, size, dir);
@@ -1102,6 +1117,21 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
             GFP_KERNEL,
         )?;
     }
+    let mut fqs = KVec::new();
+    if cfg.lazy {
+        fqs.reserve(crate::kapi::time::nr_cpu_ids(), GFP_KERNEL)?;
+        for _ in 0..crate::kapi::time::nr_cpu_ids() {
+            let fq = FlushQueue {
+                entries: [(0, 0); FLUSH_QUEUE_LEN],
+                len: 0,
+                oldest: 0,
+            };
+            fqs.push(
+                KBox::pin_init(new_irq_spinlock!(fq, "RsdmaDev::fq"), GFP_KERNEL)?,
+                GFP_KERNEL,
+            )?;
+        }
+    }
     let tracker = if cfg.tracker {
         let mut t = KVVec::with_capacity(TRACKER_RECORDS, GFP_KERNEL)?;
         for _ in 0..TRACKER_RECORDS {
@@ -1141,10 +1171,8 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
             caches,
             buffers <- new_irq_spinlock!(RBTree::new(), "RsdmaDev::buffers"),
             tracker <- new_irq_spinlock!(tracker, "RsdmaDev::tracker"),
-            fq <- new_irq_spinlock!(
-                FlushQueue { entries: [(0, 0); FLUSH_QUEUE_LEN], len: 0, oldest: 0 },
-                "RsdmaDev::fq"
-            ),
+            fqs,
+            tracking: cfg.tracker,
             saved <- new_irq_spinlock!(None, "RsdmaDev::saved"),
             stats: Stats::default(),
             armed: AtomicBool::new(false),
