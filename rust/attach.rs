@@ -88,7 +88,7 @@ impl AsMut<[tracker::Slot]> for TrackerTable {
 /// Records the tracker keeps per device.
 const TRACKER_RECORDS: usize = 4096;
 /// Lazy mode: unmaps held back before the queue is flushed.
-const FLUSH_QUEUE_LEN: usize = 256;
+const FLUSH_QUEUE_LEN: usize = 64;
 /// Lazy mode: the default longest deferral.
 const DEFAULT_FLUSH_MS: u32 = 10;
 /// Attempts at installing a missing IOVA chunk before giving up.
