@@ -29,7 +29,7 @@ say "3. After unmapping, the device can no longer reach the memory:"
 r=$(edu_run stale) || fail "the isolation check failed"
 say "   edu wrote to the stale $(echo "$r" | sed 's/^stale //')"
 say "   and the SMMU reported a translation fault (event 0x10) at input address"
-say "   $(scenario_log | grep -A3 'event 0x10 received' | tail -1 | sed 's/^.*\t//;s/^.*: *//')"
+say "   $(scenario_log | grep 'arm-smmu-v3' | grep -m1 -A3 'event 0x10 received' | sed -n 4p | sed 's/^.*: *//;s/^[[:space:]]*//')"
 say ""
 say "rsdma's counters for the device (/sys/kernel/debug/rsdma/$dev/stats):"
 grep -E '^(maps|unmaps|sg_maps|live_mappings|iova_pages_high_water|tracker_findings):' "/sys/kernel/debug/rsdma/$dev/stats" | sed 's/^/DEMO:   /'
