@@ -15,6 +15,7 @@ use crate::kapi::iommu::{self, Domain, Prot};
 use crate::kapi::page::Pages;
 use crate::kapi::scatterlist::SgList;
 use crate::kapi::sync::IrqSpinLock;
+use crate::kapi::timer::{Expired, Timer};
 use crate::kapi::{cache, debugfs, device::Device, devres, errno};
 use crate::new_irq_spinlock;
 use crate::rsdma_core::iova::{cache_order, CpuCache, IovaAllocator, IovaConfig, IovaError, Slot};
@@ -130,6 +131,11 @@ struct Stats {
 /// The state of one attached device.
 #[pin_data]
 pub struct RsdmaDev {
+    /// Lazy mode: bounds how long an unmapped IOVA waits for invalidation
+    /// when no further unmap comes.  First, so that it stops before anything
+    /// else is dropped.
+    #[pin]
+    flush_timer: Timer<RsdmaDev>,
     dev: ARef<Device>,
     domain: Domain,
     /// log2 of the IOMMU granule.
@@ -333,6 +339,10 @@ impl RsdmaDev {
         }
         if fq.len >= FLUSH_QUEUE_LEN || now.wrapping_sub(fq.oldest) >= self.flush_jiffies {
             self.flush_locked(&mut fq);
+        } else if fq.len == 1 {
+            // The first entry of a batch: flush within `flush_ms` even if
+            // no other unmap comes.
+            self.flush_timer.arm(self, self.flush_jiffies);
         }
     }
 
@@ -968,6 +978,12 @@ impl Operations for RsdmaDev {
     }
 }
 
+impl Expired for RsdmaDev {
+    fn expired(&self) {
+        self.flush_queue();
+    }
+}
+
 impl devres::Release for Installed<RsdmaDev> {
     fn armed(&self) -> &AtomicBool {
         &self.data.armed
@@ -1160,6 +1176,7 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
     // From here the domain is attached: undo that on any error.
     let state = Arc::pin_init(
         Installed::new(pin_init!(RsdmaDev {
+            flush_timer <- Timer::new(),
             dev: dev.get(),
             domain,
             shift,

@@ -1,4 +1,4 @@
-# Lazy invalidation: unmaps are queued and flushed in batches; edu's bytes still match and every IOVA is freed after the flush.
+# Lazy invalidation: unmaps are queued and flushed in batches (or by a timer when idle); edu's bytes still match and every IOVA is freed after the flush.
 insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
 insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
 dev=$(edu_dev) || fail "no edu device"
@@ -8,6 +8,11 @@ edu_run "attach lazy"
 expect_log "rsdma: attached (lazy"
 grep -q "^mode: lazy$" $stats || fail "not in lazy mode"
 edu_run roundtrip
+# With no further unmap, the queued IOVAs are still invalidated within
+# flush_ms (10 ms): a timer bounds the deferral.
+sleep 1
+grep -q "^flushes: [1-9]" $stats || fail "nothing flushed the queue after an idle second"
+grep -q "^iova_pages_used: [0-9]" $stats
 edu_run "sg 16"
 edu_run coherent
 echo flush >$stats || fail "flush refused"

@@ -357,3 +357,33 @@ unsigned int rsdma_helper_nr_cpu_ids(void)
 {
 	return nr_cpu_ids;
 }
+
+static void rsdma_timer_fire(struct timer_list *timer)
+{
+	struct rsdma_timer *t = from_timer(t, timer, t);
+	void (*fn)(void *) = READ_ONCE(t->fn);
+
+	if (fn)
+		fn(READ_ONCE(t->data));
+}
+
+void rsdma_helper_timer_init(struct rsdma_timer *t)
+{
+	t->fn = NULL;
+	t->data = NULL;
+	timer_setup(&t->t, rsdma_timer_fire, 0);
+}
+
+void rsdma_helper_timer_arm(struct rsdma_timer *t, void (*fn)(void *),
+			    void *data, unsigned long delay)
+{
+	WRITE_ONCE(t->data, data);
+	WRITE_ONCE(t->fn, fn);
+	if (!timer_pending(&t->t))
+		mod_timer(&t->t, jiffies + delay);
+}
+
+void rsdma_helper_timer_shutdown(struct rsdma_timer *t)
+{
+	timer_shutdown_sync(&t->t);
+}

@@ -11,6 +11,7 @@
 #include <linux/io.h>
 #include <linux/pci.h>
 #include <linux/scatterlist.h>
+#include <linux/timer.h>
 
 /* Whether struct device carries dma_ops in this kernel. */
 bool rsdma_helper_has_dma_ops(void);
@@ -84,5 +85,17 @@ unsigned int rsdma_helper_nr_cpu_ids(void);
 void rsdma_helper_dma_caller(char *buf, size_t len);
 unsigned long rsdma_helper_spin_lock_irqsave(spinlock_t *lock);
 void rsdma_helper_spin_unlock_irqrestore(spinlock_t *lock, unsigned long flags);
+
+/* A timer that calls fn(data) when it fires (in softirq context). */
+struct rsdma_timer {
+	struct timer_list t;
+	void (*fn)(void *data);
+	void *data;
+};
+void rsdma_helper_timer_init(struct rsdma_timer *t);
+/* Arms the timer unless it is pending; calls fn(data) after delay jiffies. */
+void rsdma_helper_timer_arm(struct rsdma_timer *t, void (*fn)(void *),
+			    void *data, unsigned long delay);
+void rsdma_helper_timer_shutdown(struct rsdma_timer *t);
 
 #endif

@@ -24,6 +24,7 @@ pub mod pci;
 pub mod scatterlist;
 pub mod sync;
 pub mod time;
+pub mod timer;
 
 /// Whether `ptr` is null or an `ERR_PTR` (`IS_ERR_OR_NULL`).
 pub(crate) fn is_err_ptr<T>(ptr: *const T) -> bool {
