@@ -105,6 +105,16 @@ struct Buffer {
     mapped: usize,
 }
 
+/// Where a freshly allocated [`Buffer`] is.
+struct NewBuffer {
+    dma: u64,
+    phys: u64,
+    /// The kernel address, as `alloc` returns it.
+    virt: u64,
+    /// IOVA bytes mapped.
+    mapped: usize,
+}
+
 /// IOVAs unmapped in lazy mode whose IOTLB entries may still be live.
 struct FlushQueue {
     entries: [(u64, u64); FLUSH_QUEUE_LEN],
@@ -525,7 +535,7 @@ impl RsdmaDev {
 
     /// Allocates pages for the driver and maps them; the buffer is kept
     /// under its device address until freed.
-    fn alloc_buffer(&self, size: usize, gfp: u32, prot: Prot) -> Result<(u64, u64, usize)> {
+    fn alloc_buffer(&self, size: usize, gfp: u32, prot: Prot) -> Result<NewBuffer> {
         if size == 0 {
             return Err(EINVAL);
         }
@@ -551,27 +561,30 @@ impl RsdmaDev {
         };
         self.buffers.lock().insert(node);
         self.stats.allocs.fetch_add(1, Relaxed);
-        Ok((dma, virt, mapped))
+        Ok(NewBuffer {
+            dma,
+            phys,
+            virt,
+            mapped,
+        })
     }
 
     /// Looks up the buffer at `dma` and returns its physical address and
-    /// size, checking `cpu` when given.
-    fn buffer(&self, dma: u64, cpu: Option<usize>) -> Result<(u64, usize)> {
+    /// size, checking that `cpu` is its CPU address.
+    fn buffer(&self, dma: u64, cpu: usize) -> Result<(u64, usize)> {
         let bufs = self.buffers.lock();
         let Some(b) = bufs.get(&dma) else {
             dev_err!(self.dev, "rsdma: no DMA buffer at {:#x}", dma);
             return Err(EINVAL);
         };
-        if let Some(cpu) = cpu {
-            if cpu != b.pages.as_slice().as_ptr() as usize {
-                dev_err!(
-                    self.dev,
-                    "rsdma: DMA buffer at {:#x} is not at CPU address {:#x}",
-                    dma,
-                    cpu
-                );
-                return Err(EINVAL);
-            }
+        if cpu != b.pages.as_slice().as_ptr() as usize {
+            dev_err!(
+                self.dev,
+                "rsdma: DMA buffer at {:#x} is not at CPU address {:#x}",
+                dma,
+                cpu
+            );
+            return Err(EINVAL);
         }
         Ok((b.pages.phys(), b.size))
     }
@@ -846,7 +859,12 @@ impl Operations for RsdmaDev {
 
     fn alloc(&self, _dev: &Device, size: usize, gfp: u32, attrs: Attrs) -> Result<Coherent> {
         let prot = prot_for(Direction::Bidirectional, self.coherent, attrs);
-        let (dma, virt, mapped) = self.alloc_buffer(size, gfp, prot).inspect_err(|e| {
+        let NewBuffer {
+            dma,
+            phys,
+            virt,
+            mapped,
+        } = self.alloc_buffer(size, gfp, prot).inspect_err(|e| {
             if !attrs.has(Attrs::NO_WARN) {
                 dev_warn!(
                     self.dev,
@@ -859,7 +877,6 @@ impl Operations for RsdmaDev {
         if !self.coherent {
             // No dirty line may be written back over what the device puts
             // in the buffer later.
-            let (phys, _) = self.buffer(dma, None)?;
             cache::clean(phys, mapped);
             cache::invalidate(phys, mapped);
         }
@@ -906,7 +923,7 @@ impl Operations for RsdmaDev {
         size: usize,
         _attrs: Attrs,
     ) -> Result {
-        let (phys, bsize) = self.buffer(dma, Some(cpu))?;
+        let (phys, bsize) = self.buffer(dma, cpu)?;
         let off = vma
             .pgoff()
             .checked_mul(crate::kapi::page::PAGE_SIZE)
@@ -935,7 +952,7 @@ impl Operations for RsdmaDev {
         size: usize,
         _attrs: Attrs,
     ) -> Result {
-        let (phys, bsize) = self.buffer(dma, Some(cpu))?;
+        let (phys, bsize) = self.buffer(dma, cpu)?;
         if size > bsize {
             return Err(EINVAL);
         }
@@ -950,9 +967,8 @@ impl Operations for RsdmaDev {
         gfp: u32,
     ) -> Result<(u64, u64)> {
         let prot = prot_for(dir, self.coherent, Attrs::default());
-        let (dma, _, _) = self.alloc_buffer(size, gfp, prot)?;
-        let (phys, _) = self.buffer(dma, None)?;
-        Ok((phys, dma))
+        let b = self.alloc_buffer(size, gfp, prot)?;
+        Ok((b.phys, b.dma))
     }
 
     fn free_pages(&self, _dev: &Device, size: usize, _phys: u64, dma: u64, _dir: Direction) {
@@ -1166,14 +1182,6 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
         cfg.flush_ms
     };
 
-    domain.attach(dev).inspect_err(|e| {
-        dev_err!(
-            dev,
-            "rsdma: cannot attach the IOMMU domain: {:?} (does the driver set driver_managed_dma?)",
-            e
-        )
-    })?;
-    // From here the domain is attached: undo that on any error.
     let state = Arc::pin_init(
         Installed::new(pin_init!(RsdmaDev {
             flush_timer <- Timer::new(),
@@ -1197,16 +1205,16 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
         })),
         GFP_KERNEL,
     );
-    let state = match state {
-        Ok(s) => s,
-        Err(e) => {
-            // `domain` moved into the failed initialiser and was dropped
-            // there (freed while attached is not allowed): this cannot be
-            // reached after a successful attach except on allocation
-            // failure, which the pin-init drops for us.
-            return Err(e);
-        }
-    };
+    // The domain is attached only once the state that owns it exists, so an
+    // error on the way frees a domain no device is attached to.
+    let state = state?;
+    state.data.domain.attach(dev).inspect_err(|e| {
+        dev_err!(
+            dev,
+            "rsdma: cannot attach the IOMMU domain: {:?} (does the driver set driver_managed_dma?)",
+            e
+        )
+    })?;
     let saved = dma_ops::install(dev, state.clone());
     *state.data.saved.lock() = Some(saved);
     if let Err(e) = devres::register(dev, state.clone()) {
