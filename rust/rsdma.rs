@@ -11,25 +11,52 @@
 
 use kernel::{c_str, prelude::*};
 
+pub mod api;
 pub mod attach;
-pub mod kapi;
+pub mod cache;
+pub mod coherent;
+pub mod debug;
+pub mod dev;
+pub mod iommu;
+pub mod ops;
 
-/// The allocators, tracker and planners, shared with the host-tested
-/// `rsdma-core` crate by source.
+/// The abstraction layer: the wrappers of kernel APIs rsdma.ko uses (the
+/// samples compile their own selection of the same files).
+#[path = "kapi"]
+pub mod kapi {
+    pub mod bindings;
+    pub mod cache;
+    pub mod debugfs;
+    pub mod device;
+    pub mod devres;
+    pub mod dma_ops;
+    pub mod ffi;
+    pub mod fmt;
+    pub mod iommu;
+    pub mod page;
+    pub mod scatterlist;
+    pub mod sync;
+    pub mod time;
+    pub mod timer;
+
+    pub use self::ffi::errno;
+    pub(crate) use self::ffi::is_err_ptr;
+}
+
+/// The allocators, tracker, planners and decision tables, shared with the
+/// host-tested `rsdma-core` crate by source.
 #[path = "core/src"]
 pub mod rsdma_core {
     pub mod bitmap;
     pub mod bounce;
     pub mod cache;
     pub mod coherent;
+    pub mod dma;
     pub mod iova;
+    pub mod route;
     pub mod sg;
     pub mod tracker;
 }
-
-/// The C API other modules call (`include/rsdma.h`).
-#[path = "kapi/export.rs"]
-pub mod export;
 
 module! {
     type: Rsdma,

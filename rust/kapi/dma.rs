@@ -11,24 +11,16 @@ use super::{bindings, device::Device, page::Pages};
 use kernel::error::{code::*, Result};
 use kernel::types::ARef;
 
-/// The direction of a streaming mapping (`enum dma_data_direction`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    /// The device reads and writes.
-    Bidirectional,
-    /// The device reads.
-    ToDevice,
-    /// The device writes.
-    FromDevice,
-}
+pub use crate::rsdma_core::dma::Direction;
 
 impl Direction {
-    /// The C value.
+    /// The C value (`DMA_NONE` for [`Direction::None`]).
     pub fn as_raw(self) -> bindings::dma_data_direction {
         match self {
             Direction::Bidirectional => bindings::dma_data_direction_DMA_BIDIRECTIONAL,
             Direction::ToDevice => bindings::dma_data_direction_DMA_TO_DEVICE,
             Direction::FromDevice => bindings::dma_data_direction_DMA_FROM_DEVICE,
+            Direction::None => bindings::dma_data_direction_DMA_NONE,
         }
     }
 }
@@ -394,10 +386,17 @@ impl Drop for SgMapping {
 ///
 /// For tests of misuse detection: a DMA layer must survive (and report) an
 /// unmap that matches no mapping, or one that is wrong in size or
-/// direction.  Against a layer that trusts its callers this corrupts the
-/// device's own mappings, so use it only on devices attached to rsdma.
-pub fn unmap_page_unchecked(dev: &Device, addr: u64, size: usize, dir: Direction) {
-    // SAFETY: the device is live; the DMA layer must validate the rest.
+/// direction.
+///
+/// # Safety
+///
+/// `dev`'s DMA layer must check every unmap against its live mappings and
+/// refuse the ones that match none (rsdma with its tracker does).  A layer
+/// that trusts its callers, such as the kernel's iommu-dma, tears down
+/// whatever lies at `addr`, which may be another mapping still in use.
+pub unsafe fn unmap_page_unchecked(dev: &Device, addr: u64, size: usize, dir: Direction) {
+    // SAFETY: the device is live; the caller promises that its DMA layer
+    // validates the rest.
     unsafe { bindings::dma_unmap_page_attrs(dev.as_raw(), addr, size, dir.as_raw(), 0) };
 }
 

@@ -10,42 +10,49 @@
 //! callbacks below, which find `T` from the table pointer (the table is the
 //! first field) without a lookup.
 
-use super::dma::Direction;
 use super::{bindings, device::Device, scatterlist::SgList};
 use core::marker::PhantomData;
 use kernel::error::{code::*, Result};
 use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow};
 
+pub use crate::rsdma_core::dma::{Attrs, Direction};
+
 /// What `map_page` and `map_resource` return on failure (`DMA_MAPPING_ERROR`).
-pub const DMA_MAPPING_ERROR: u64 = !0;
+pub const DMA_MAPPING_ERROR: u64 =
+    (bindings::RSDMA_DMA_MAPPING_ERROR_HI << 32) | bindings::RSDMA_DMA_MAPPING_ERROR_LO;
 
-/// `DMA_ATTR_*` bits.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Attrs(pub u64);
+/// The kernel's `DMA_ATTR_*` bits and the [`Attrs`] flag each stands for.
+const ATTRS: [(u64, Attrs); 8] = [
+    (bindings::RSDMA_DMA_ATTR_WEAK_ORDERING, Attrs::WEAK_ORDERING),
+    (bindings::RSDMA_DMA_ATTR_WRITE_COMBINE, Attrs::WRITE_COMBINE),
+    (
+        bindings::RSDMA_DMA_ATTR_NO_KERNEL_MAPPING,
+        Attrs::NO_KERNEL_MAPPING,
+    ),
+    (bindings::RSDMA_DMA_ATTR_SKIP_CPU_SYNC, Attrs::SKIP_CPU_SYNC),
+    (
+        bindings::RSDMA_DMA_ATTR_FORCE_CONTIGUOUS,
+        Attrs::FORCE_CONTIGUOUS,
+    ),
+    (
+        bindings::RSDMA_DMA_ATTR_ALLOC_SINGLE_PAGES,
+        Attrs::ALLOC_SINGLE_PAGES,
+    ),
+    (bindings::RSDMA_DMA_ATTR_NO_WARN, Attrs::NO_WARN),
+    (bindings::RSDMA_DMA_ATTR_PRIVILEGED, Attrs::PRIVILEGED),
+];
 
-impl Attrs {
-    /// `DMA_ATTR_WEAK_ORDERING`.
-    pub const WEAK_ORDERING: u64 = 1 << 1;
-    /// `DMA_ATTR_WRITE_COMBINE`.
-    pub const WRITE_COMBINE: u64 = 1 << 2;
-    /// `DMA_ATTR_NO_KERNEL_MAPPING`.
-    pub const NO_KERNEL_MAPPING: u64 = 1 << 4;
-    /// `DMA_ATTR_SKIP_CPU_SYNC`.
-    pub const SKIP_CPU_SYNC: u64 = 1 << 5;
-    /// `DMA_ATTR_FORCE_CONTIGUOUS`.
-    pub const FORCE_CONTIGUOUS: u64 = 1 << 6;
-    /// `DMA_ATTR_ALLOC_SINGLE_PAGES`.
-    pub const ALLOC_SINGLE_PAGES: u64 = 1 << 7;
-    /// `DMA_ATTR_NO_WARN`.
-    pub const NO_WARN: u64 = 1 << 8;
-    /// `DMA_ATTR_PRIVILEGED`.
-    pub const PRIVILEGED: u64 = 1 << 9;
-
-    /// Whether every bit of `bit` is set.
-    pub fn has(self, bit: u64) -> bool {
-        self.0 & bit == bit
+/// The attributes of a C `attrs` word; bits rsdma does not know are
+/// dropped.
+pub fn attrs_from_raw(raw: u64) -> Attrs {
+    let mut a = Attrs::empty();
+    for (bit, flag) in ATTRS {
+        if raw & bit != 0 {
+            a = a.union(flag);
+        }
     }
+    a
 }
 
 impl Direction {
@@ -385,7 +392,7 @@ impl<T: Operations> Table<T> {
         };
         // SAFETY: the DMA core passes a live page.
         let phys = unsafe { bindings::rsdma_helper_page_to_phys(page) } + offset;
-        t.map_page(dev, phys, size, dir, Attrs(attrs))
+        t.map_page(dev, phys, size, dir, attrs_from_raw(attrs))
             .unwrap_or(DMA_MAPPING_ERROR)
     }
 
@@ -402,7 +409,7 @@ impl<T: Operations> Table<T> {
         // SAFETY: called through the installed table.
         let (dev, t) = unsafe { Self::state(dev) };
         let dir = Direction::from_raw(dir).unwrap_or(Direction::Bidirectional);
-        t.unmap_page(dev, addr, size, dir, Attrs(attrs));
+        t.unmap_page(dev, addr, size, dir, attrs_from_raw(attrs));
     }
 
     /// # Safety
@@ -426,7 +433,7 @@ impl<T: Operations> Table<T> {
         // SAFETY: the DMA core passes a chain of `nents` entries that the
         // caller does not touch while it is being mapped.
         let sg = unsafe { SgList::from_raw(sg, nents as usize) };
-        match t.map_sg(dev, &sg, dir, Attrs(attrs)) {
+        match t.map_sg(dev, &sg, dir, attrs_from_raw(attrs)) {
             Ok(n) => n as core::ffi::c_int,
             Err(e) => e.to_errno(),
         }
@@ -447,7 +454,7 @@ impl<T: Operations> Table<T> {
         let dir = Direction::from_raw(dir).unwrap_or(Direction::Bidirectional);
         // SAFETY: as in `map_sg`.
         let sg = unsafe { SgList::from_raw(sg, nents.max(0) as usize) };
-        t.unmap_sg(dev, &sg, dir, Attrs(attrs));
+        t.unmap_sg(dev, &sg, dir, attrs_from_raw(attrs));
     }
 
     /// # Safety
@@ -465,7 +472,7 @@ impl<T: Operations> Table<T> {
         let Some(dir) = Direction::from_raw(dir) else {
             return DMA_MAPPING_ERROR;
         };
-        t.map_resource(dev, phys, size, dir, Attrs(attrs))
+        t.map_resource(dev, phys, size, dir, attrs_from_raw(attrs))
             .unwrap_or(DMA_MAPPING_ERROR)
     }
 
@@ -482,7 +489,7 @@ impl<T: Operations> Table<T> {
         // SAFETY: called through the installed table.
         let (dev, t) = unsafe { Self::state(dev) };
         let dir = Direction::from_raw(dir).unwrap_or(Direction::Bidirectional);
-        t.unmap_resource(dev, addr, size, dir, Attrs(attrs));
+        t.unmap_resource(dev, addr, size, dir, attrs_from_raw(attrs));
     }
 
     /// # Safety
@@ -561,7 +568,7 @@ impl<T: Operations> Table<T> {
     ) -> *mut core::ffi::c_void {
         // SAFETY: called through the installed table.
         let (dev, t) = unsafe { Self::state(dev) };
-        match t.alloc(dev, size, gfp, Attrs(attrs)) {
+        match t.alloc(dev, size, gfp, attrs_from_raw(attrs)) {
             Ok(c) => {
                 // SAFETY: the DMA core passes a valid handle pointer.
                 unsafe { *handle = c.dma };
@@ -583,7 +590,7 @@ impl<T: Operations> Table<T> {
     ) {
         // SAFETY: called through the installed table.
         let (dev, t) = unsafe { Self::state(dev) };
-        t.free(dev, size, cpu as usize, dma, Attrs(attrs));
+        t.free(dev, size, cpu as usize, dma, attrs_from_raw(attrs));
     }
 
     /// # Safety
@@ -601,7 +608,7 @@ impl<T: Operations> Table<T> {
         let (dev, t) = unsafe { Self::state(dev) };
         // SAFETY: the VMA is live for the op; `Vma` is transparent.
         let vma = unsafe { &*vma.cast::<Vma>() };
-        match t.mmap(dev, vma, cpu as usize, dma, size, Attrs(attrs)) {
+        match t.mmap(dev, vma, cpu as usize, dma, size, attrs_from_raw(attrs)) {
             Ok(()) => 0,
             Err(e) => e.to_errno(),
         }
@@ -622,7 +629,7 @@ impl<T: Operations> Table<T> {
         let (dev, t) = unsafe { Self::state(dev) };
         // SAFETY: the table is live for the op; `SgTableOut` is transparent.
         let sgt = unsafe { &*sgt.cast::<SgTableOut>() };
-        match t.get_sgtable(dev, sgt, cpu as usize, dma, size, Attrs(attrs)) {
+        match t.get_sgtable(dev, sgt, cpu as usize, dma, size, attrs_from_raw(attrs)) {
             Ok(()) => 0,
             Err(e) => e.to_errno(),
         }

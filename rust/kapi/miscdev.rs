@@ -61,7 +61,7 @@ impl<T: Operations + 'static> Registration<T> {
         // SAFETY: both are ours, pinned and not yet registered; every
         // pointer stored lives as long as the registration.
         unsafe {
-            (*fops).owner = super::this_module();
+            (*fops).owner = super::module::this_module();
             (*fops).open = Some(Self::open_callback);
             (*fops).release = Some(Self::release_callback);
             (*fops).mmap = Some(Self::mmap_callback);

@@ -92,11 +92,22 @@ impl Pages {
         unsafe { bindings::rsdma_helper_page_to_phys(self.page) }
     }
 
+    /// The kernel address of the first byte.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.virt
+    }
+
+    /// Hands the pages to a device for as long as they live (a coherent
+    /// buffer): from then on the CPU reaches them only by address.
+    pub fn into_shared(self) -> SharedPages {
+        SharedPages(self)
+    }
+
     /// The contents, for the CPU.
     ///
-    /// The caller is responsible for DMA ownership: the bytes may be read
-    /// here while a device writes them only if the caller has not given the
-    /// buffer to the device (the DMA API's sync rules).
+    /// A `Pages` is the CPU's: memory lent to a device is either moved into
+    /// a mapping (`dma::Mapping` owns its pages until it is undone) or
+    /// turned into [`SharedPages`], which has no slice access.
     pub fn as_slice(&self) -> &[u8] {
         // SAFETY: `virt` maps `len()` bytes we own (type invariant); u8 has
         // no invalid values, so bytes a device wrote are still valid.
@@ -121,6 +132,32 @@ impl Drop for Pages {
 unsafe impl Send for Pages {}
 // SAFETY: `&Pages` only gives shared access to the bytes.
 unsafe impl Sync for Pages {}
+
+/// Pages a device may read and write at any time (a coherent buffer): the
+/// CPU side has their addresses, never a Rust reference to their bytes.
+pub struct SharedPages(Pages);
+
+impl SharedPages {
+    /// The physical address of the first byte.
+    pub fn phys(&self) -> u64 {
+        self.0.phys()
+    }
+
+    /// The kernel address of the first byte.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.0.as_ptr()
+    }
+
+    /// The size of the allocation in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Always false: an allocation holds at least one page.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
 
 /// Fills `buf` with random bytes (`get_random_bytes`).
 pub fn fill_random(buf: &mut [u8]) {

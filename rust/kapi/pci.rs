@@ -248,7 +248,11 @@ impl<T: Driver + 'static> Registration<T> {
         // SAFETY: `drv` is fully initialised and pinned for as long as the
         // registration lives; the owner is this module.
         to_result(unsafe {
-            bindings::__pci_register_driver(drv, super::this_module(), T::NAME.as_char_ptr())
+            bindings::__pci_register_driver(
+                drv,
+                super::module::this_module(),
+                T::NAME.as_char_ptr(),
+            )
         })?;
         // INVARIANT: registered above, and pinned in its box.
         Ok(reg)

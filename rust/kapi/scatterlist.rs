@@ -173,7 +173,7 @@ impl SgTable {
     }
 
     /// The raw table, for the DMA API.
-    pub(crate) fn as_raw(&mut self) -> *mut bindings::sg_table {
+    pub fn as_raw(&mut self) -> *mut bindings::sg_table {
         &mut self.table
     }
 

@@ -9,12 +9,41 @@
 //! `/sys/kernel/debug/rsdma_edu/<device>/run`; reading the file shows the
 //! last result.
 
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::prelude::*;
 use kernel::{c_str, new_mutex, sync::Arc, sync::Mutex, types::ARef};
 
-#[path = "../../rust/kapi/mod.rs"]
-pub mod kapi;
-#[path = "../../rust/kapi/client.rs"]
+/// The wrappers of kernel APIs this driver uses.
+#[path = "../../rust/kapi"]
+pub mod kapi {
+    pub mod bindings;
+    pub mod debugfs;
+    pub mod device;
+    pub mod devres;
+    pub mod dma;
+    pub mod dma_ops;
+    pub mod ffi;
+    pub mod fmt;
+    pub mod io;
+    pub mod miscdev;
+    pub mod module;
+    pub mod page;
+    pub mod pci;
+    pub mod scatterlist;
+    pub mod sync;
+
+    pub use self::ffi::errno;
+    pub(crate) use self::ffi::is_err_ptr;
+}
+
+/// The types the DMA API speaks in, from rsdma-core.
+#[path = "../../rust/core/src"]
+pub mod rsdma_core {
+    pub mod dma;
+}
+
+/// rsdma's C API (`include/rsdma.h`).
+#[path = "../../rust/client.rs"]
 pub mod rsdma;
 
 use kapi::debugfs::{Command, CommandFile, Dir};
@@ -71,6 +100,9 @@ struct Edu {
     /// device unbinds: a process may still have it mapped.
     #[pin]
     mmap_buf: Mutex<Option<Coherent>>,
+    /// Whether this driver attached the device to rsdma with its tracker
+    /// on, which `misuse` needs.
+    tracked: AtomicBool,
 }
 
 impl Edu {
@@ -340,13 +372,25 @@ impl Edu {
     /// Deliberate misuse for the tracker: an unmap with the wrong
     /// direction, then a second unmap of the same address.
     fn misuse(&self, out: &mut StackStr<256>) -> Result {
+        if !self.tracked.load(Ordering::Acquire) {
+            dev_err!(
+                self.dev,
+                "misuse needs the device attached to rsdma with its tracker on"
+            );
+            return Err(EPERM);
+        }
         let p = Pages::alloc(4096)?;
         let m = Mapping::new(&self.dev, p, 4096, Direction::ToDevice)?;
         let addr = m.dma_addr();
         // The mapping is torn down by hand below; keep the pages.
         m.leak();
-        kapi::dma::unmap_page_unchecked(&self.dev, addr, 4096, Direction::FromDevice);
-        kapi::dma::unmap_page_unchecked(&self.dev, addr, 4096, Direction::ToDevice);
+        // SAFETY: `misuse` runs only on a device attached to rsdma with its
+        // tracker on (the scenario attaches it so), which checks each unmap
+        // against its records and refuses those that match none.
+        unsafe {
+            kapi::dma::unmap_page_unchecked(&self.dev, addr, 4096, Direction::FromDevice);
+            kapi::dma::unmap_page_unchecked(&self.dev, addr, 4096, Direction::ToDevice);
+        }
         *out = StackStr::from_fmt(format_args!("misuse at dma {:#x}: done\n", addr));
         Ok(())
     }
@@ -422,10 +466,12 @@ impl Command for Edu {
                     }
                 }
                 rsdma::attach(&self.dev, &cfg)?;
+                self.tracked.store(!cfg.no_tracker, Ordering::Release);
                 *state = StackStr::from_fmt(format_args!("attached to rsdma\n"));
                 Ok(())
             }
             (Some("detach"), None) => {
+                self.tracked.store(false, Ordering::Release);
                 rsdma::detach(&self.dev)?;
                 *state = StackStr::from_fmt(format_args!("detached from rsdma\n"));
                 Ok(())
@@ -524,6 +570,7 @@ impl pci::Driver for EduDriver {
                 bar,
                 state <- new_mutex!(StackStr::new(), "Edu::state"),
                 mmap_buf <- new_mutex!(None, "Edu::mmap_buf"),
+                tracked: AtomicBool::new(false),
             }),
             GFP_KERNEL,
         )?;

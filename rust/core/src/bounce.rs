@@ -11,8 +11,20 @@
 //! length for the copy back at unmap. Several pools (one per address limit,
 //! more under pressure) are several sets of areas; [`BounceGeometry::below`]
 //! tells whether a pool suits a device's DMA mask.
+//!
+//! For an untrusted device behind an IOMMU, the IOMMU maps whole granules
+//! of the pool, so the caller asks for a span aligned to the granule
+//! ([`BounceRequest::span_align_mask`]): the slots reserved then start and
+//! end on granule boundaries and no other mapping shares them. The caller
+//! zeroes the padding around the mapping ([`BounceMapping::pre_padding`],
+//! [`BounceMapping::post_padding`]) and maps the whole span.
+//!
+//! When to copy between the original buffer and the slots is the table
+//! [`copy_on`], after kernel/dma/swiotlb.c.
 
 use core::fmt;
+
+use super::dma::{Attrs, Direction};
 
 /// Errors of the bounce pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +37,8 @@ pub enum BounceError {
     NoSpace,
     /// The address is not the start of a live mapping of this area.
     NotMapped,
+    /// A `span_align_mask` that is not one less than a power of two.
+    BadAlign,
 }
 
 impl fmt::Display for BounceError {
@@ -34,6 +48,7 @@ impl fmt::Display for BounceError {
             Self::InvalidSize => "bounce: invalid mapping size",
             Self::NoSpace => "bounce: area full",
             Self::NotMapped => "bounce: address not mapped",
+            Self::BadAlign => "bounce: bad span alignment",
         })
     }
 }
@@ -84,7 +99,7 @@ pub struct BounceSlot {
     orig: u64,
     /// Mapping length in bytes (head slot).
     len: u64,
-    /// Offset of the mapping into its first slot (head slot).
+    /// Offset of the mapping from the start of its first slot (head slot).
     offset: u64,
     /// Slots of the mapping (head slot), 0 when free.
     slots: u32,
@@ -105,6 +120,95 @@ pub struct BounceRequest {
     pub alloc_align_mask: u64,
     /// `dma_get_seg_boundary`.
     pub boundary_mask: u64,
+    /// Alignment mask of the reserved span (e.g. the IOMMU granule minus
+    /// one; 0 for none): the span starts and ends on a multiple of
+    /// `span_align_mask + 1`. The recorded mapping is still `len` bytes, at
+    /// an offset into the span that keeps the original's bits under
+    /// `min_align_mask` (as swiotlb does for iommu-dma's `iova_mask`).
+    pub span_align_mask: u64,
+}
+
+/// A mapping [`Area::map`] made: the mapping proper and the span of slots
+/// reserved for it, with `span_start <= tlb_addr` and
+/// `tlb_addr + len <= span_start + span_len`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BounceMapping {
+    /// The bounce address (same low bits as the original under
+    /// `min_align_mask`).
+    pub tlb_addr: u64,
+    /// Mapping length in bytes (the request's `len`).
+    pub len: u64,
+    /// First byte of the slots reserved.
+    pub span_start: u64,
+    /// Bytes reserved (whole slots, a multiple of the span alignment).
+    pub span_len: u64,
+}
+
+impl BounceMapping {
+    /// The bytes of the span before the mapping: `(start, len)`.
+    pub fn pre_padding(&self) -> (u64, u64) {
+        (
+            self.span_start,
+            self.tlb_addr.saturating_sub(self.span_start),
+        )
+    }
+
+    /// The bytes of the span after the mapping: `(start, len)`.
+    pub fn post_padding(&self) -> (u64, u64) {
+        let end = self.tlb_addr.saturating_add(self.len);
+        let span_end = self.span_start.saturating_add(self.span_len);
+        (end, span_end.saturating_sub(end))
+    }
+}
+
+/// A point in a bounced mapping's life where data may have to move.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BounceOp {
+    /// `map_page`, `map_sg`.
+    Map,
+    /// `unmap_page`, `unmap_sg`.
+    Unmap,
+    /// `sync_*_for_cpu`.
+    SyncForCpu,
+    /// `sync_*_for_device`.
+    SyncForDevice,
+}
+
+/// A copy between the original buffer and its bounce slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BounceCopy {
+    /// Original to slots (what the device is to read).
+    ToSlot,
+    /// Slots to original (what the device wrote).
+    FromSlot,
+}
+
+/// Which copy `op` needs for a mapping of direction `dir` and attributes
+/// `attrs`, as swiotlb does it:
+///
+/// | op                | `ToDevice` | `FromDevice` | `Bidirectional` |
+/// |-------------------|------------|--------------|-----------------|
+/// | map               | to slot    | to slot      | to slot         |
+/// | unmap             | -          | from slot    | from slot       |
+/// | `sync_for_cpu`    | -          | from slot    | from slot       |
+/// | `sync_for_device` | to slot    | -            | to slot         |
+///
+/// A map copies in for every direction and whatever the attributes, so that
+/// a device that writes only part of a buffer leaves the rest as it was
+/// instead of exposing old pool data. An unmap with
+/// `DMA_ATTR_SKIP_CPU_SYNC` copies nothing back. `DMA_NONE` copies nothing.
+pub fn copy_on(op: BounceOp, dir: Direction, attrs: Attrs) -> Option<BounceCopy> {
+    use BounceCopy::{FromSlot, ToSlot};
+    use Direction::{Bidirectional, FromDevice, ToDevice};
+    match (op, dir) {
+        (_, Direction::None) => None,
+        (BounceOp::Map, _) => Some(ToSlot),
+        (BounceOp::Unmap, _) if attrs.contains(Attrs::SKIP_CPU_SYNC) => None,
+        (BounceOp::Unmap | BounceOp::SyncForCpu, FromDevice | Bidirectional) => Some(FromSlot),
+        (BounceOp::Unmap | BounceOp::SyncForCpu, ToDevice) => None,
+        (BounceOp::SyncForDevice, ToDevice | Bidirectional) => Some(ToSlot),
+        (BounceOp::SyncForDevice, FromDevice) => None,
+    }
 }
 
 /// The area a CPU starts with (then the caller tries the others in order).
@@ -120,6 +224,7 @@ pub struct Area<M> {
     geo: BounceGeometry,
     first: usize,
     used: usize,
+    high_water: usize,
     index: usize,
     slots: M,
 }
@@ -148,6 +253,7 @@ impl<M: AsRef<[BounceSlot]> + AsMut<[BounceSlot]>> Area<M> {
             geo,
             first,
             used: 0,
+            high_water: 0,
             index: 0,
             slots,
         })
@@ -156,6 +262,11 @@ impl<M: AsRef<[BounceSlot]> + AsMut<[BounceSlot]>> Area<M> {
     /// Slots in use.
     pub fn used(&self) -> usize {
         self.used
+    }
+
+    /// The most slots in use at once so far.
+    pub fn high_water(&self) -> usize {
+        self.high_water
     }
 
     /// Slots in the area.
@@ -179,14 +290,22 @@ impl<M: AsRef<[BounceSlot]> + AsMut<[BounceSlot]>> Area<M> {
     }
 
     /// Finds slots for `req` and records the mapping. Returns the bounce
-    /// address (same low bits as `req.orig` under `min_align_mask`).
-    pub fn map(&mut self, req: &BounceRequest) -> Result<u64, BounceError> {
+    /// address (same low bits as `req.orig` under `min_align_mask`) and the
+    /// span of slots reserved.
+    pub fn map(&mut self, req: &BounceRequest) -> Result<BounceMapping, BounceError> {
         let slot_size = 1u64 << self.geo.slot_shift;
         let page = 1u64 << self.geo.page_shift;
-        let offset = req.orig & req.min_align_mask & (req.alloc_align_mask | (slot_size - 1));
+        let span_mask = req.span_align_mask;
+        if span_mask & span_mask.wrapping_add(1) != 0 {
+            return Err(BounceError::BadAlign);
+        }
+        let offset =
+            req.orig & req.min_align_mask & (req.alloc_align_mask | span_mask | (slot_size - 1));
         let alloc_size = req
             .len
             .checked_add(offset)
+            .and_then(|n| n.checked_add(span_mask))
+            .map(|n| n & !span_mask)
             .ok_or(BounceError::InvalidSize)?;
         let nslots_u = alloc_size.div_ceil(slot_size);
         if req.len == 0 || nslots_u > self.geo.segment_slots as u64 {
@@ -197,7 +316,7 @@ impl<M: AsRef<[BounceSlot]> + AsMut<[BounceSlot]>> Area<M> {
         if nslots > n - self.used {
             return Err(BounceError::NoSpace);
         }
-        let mut align = req.alloc_align_mask;
+        let mut align = req.alloc_align_mask | span_mask;
         let mut iotlb_mask = req.min_align_mask;
         if align == 0 && iotlb_mask == 0 && alloc_size >= page {
             align = page - 1;
@@ -246,8 +365,16 @@ impl<M: AsRef<[BounceSlot]> + AsMut<[BounceSlot]>> Area<M> {
                     }
                 }
                 self.used += nslots;
+                self.high_water = self.high_water.max(self.used);
                 self.index = (idx + nslots) % n;
-                return Ok(addr + offset);
+                // `offset + len <= alloc_size <= span + 1`: the span holds
+                // the mapping.
+                return Ok(BounceMapping {
+                    tlb_addr: addr + offset,
+                    len: req.len,
+                    span_start: addr,
+                    span_len: span + 1,
+                });
             }
             idx = (idx + stride) % n;
             checked = checked.saturating_add(stride);
@@ -309,9 +436,11 @@ mod tests {
     use std::vec;
     use std::vec::Vec;
 
+    const BASE: u64 = 0x1000_0000;
+
     fn area(slots: usize) -> Area<Vec<BounceSlot>> {
         Area::new(
-            BounceGeometry::swiotlb(0x1000_0000),
+            BounceGeometry::swiotlb(BASE),
             0,
             vec![BounceSlot::default(); slots],
         )
@@ -325,6 +454,14 @@ mod tests {
             min_align_mask,
             alloc_align_mask: 0,
             boundary_mask: u64::MAX,
+            span_align_mask: 0,
+        }
+    }
+
+    fn granule_req(orig: u64, len: u64, min_align_mask: u64, granule: u64) -> BounceRequest {
+        BounceRequest {
+            span_align_mask: granule - 1,
+            ..req(orig, len, min_align_mask)
         }
     }
 
@@ -332,10 +469,18 @@ mod tests {
     fn basics() {
         let mut a = area(256);
         let t = a.map(&req(0x5_0123, 100, 0)).unwrap();
-        assert_eq!(t, 0x1000_0000);
-        let p = a.map(&req(0x6_0000, 4096, 0)).unwrap();
+        assert_eq!(
+            t,
+            BounceMapping {
+                tlb_addr: BASE,
+                len: 100,
+                span_start: BASE,
+                span_len: 2048
+            }
+        );
+        let p = a.map(&req(0x6_0000, 4096, 0)).unwrap().tlb_addr;
         assert_eq!(p % 4096, 0, "page-sized mappings are page aligned");
-        let m = a.map(&req(0x7_0abc, 64, 0xfff)).unwrap();
+        let m = a.map(&req(0x7_0abc, 64, 0xfff)).unwrap().tlb_addr;
         assert_eq!(m & 0xfff, 0xabc, "min_align_mask preserved");
         assert_eq!(a.lookup(m + 10), Some((0x7_0abc + 10, 54)));
         assert_eq!(a.unmap(m + 1), Err(BounceError::NotMapped));
@@ -348,7 +493,7 @@ mod tests {
             ..req(0, 3 * 2048, 0)
         };
         for _ in 0..20 {
-            let x = a.map(&b).unwrap();
+            let x = a.map(&b).unwrap().tlb_addr;
             assert_eq!(x & !0xffff, (x + 3 * 2048 - 1) & !0xffff);
         }
         assert!(BounceGeometry::swiotlb(0).below(1 << 21, u32::MAX as u64));
@@ -356,44 +501,180 @@ mod tests {
         assert_eq!(area_for_cpu(5, 4), 1);
     }
 
+    #[test]
+    fn high_water_is_the_peak() {
+        let mut a = area(256);
+        assert_eq!(a.high_water(), 0);
+        let x = a.map(&req(0, 5 * 2048, 0)).unwrap().tlb_addr;
+        let y = a.map(&req(0, 2048, 0)).unwrap().tlb_addr;
+        assert_eq!(a.high_water(), 6);
+        a.unmap(x).unwrap();
+        a.unmap(y).unwrap();
+        assert_eq!((a.used(), a.high_water()), (0, 6));
+        a.map(&req(0, 2 * 2048, 0)).unwrap();
+        assert_eq!(a.high_water(), 6);
+    }
+
+    /// An untrusted device's 100-byte mapping at offset 0x234 of a 4 KiB
+    /// granule: two slots, granule-aligned, with the padding around it.
+    #[test]
+    fn granule_span() {
+        let mut a = area(256);
+        // Take slot 0 so that the next free slot is not granule-aligned.
+        a.map(&req(0, 1, 0)).unwrap();
+        let m = a.map(&granule_req(0x9_1234, 100, 0xfff, 0x1000)).unwrap();
+        assert_eq!(m.span_start % 0x1000, 0);
+        assert_eq!(m.span_len, 0x1000);
+        assert_eq!(m.tlb_addr, m.span_start + 0x234);
+        assert_eq!(m.pre_padding(), (m.span_start, 0x234));
+        assert_eq!(m.post_padding(), (m.tlb_addr + 100, 0x1000 - 0x234 - 100));
+        // Sub-granule min_align bits beyond a slot are kept too.
+        let m2 = a.map(&granule_req(0x9_1934, 0x900, 0xfff, 0x1000)).unwrap();
+        assert_eq!(m2.tlb_addr & 0xfff, 0x934);
+        assert_eq!(
+            m2.span_len, 0x2000,
+            "0x934 + 0x900 spills into a second granule"
+        );
+        // Without min_align, the mapping sits at the start of its span.
+        let m3 = a.map(&granule_req(0x9_1934, 0x10, 0, 0x1000)).unwrap();
+        assert_eq!(m3.pre_padding(), (m3.span_start, 0));
+        assert_eq!(m3.post_padding().1, 0x1000 - 0x10);
+        // Lookup and unmap see the mapping, not the padding.
+        assert_eq!(a.lookup(m.tlb_addr + 99), Some((0x9_1234 + 99, 1)));
+        assert_eq!(a.lookup(m.tlb_addr + 100), None);
+        assert_eq!(a.lookup(m.span_start), None);
+        assert_eq!(a.unmap(m.span_start), Err(BounceError::NotMapped));
+        assert_eq!(a.unmap(m.tlb_addr), Ok((0x9_1234, 100)));
+        assert_eq!(a.unmap(m2.tlb_addr), Ok((0x9_1934, 0x900)));
+        assert_eq!(a.unmap(m3.tlb_addr), Ok((0x9_1934, 0x10)));
+        assert_eq!(a.used(), 1);
+        // 64 KiB granules: a whole granule of slots.
+        let big = a.map(&granule_req(0x10, 0x10, 0, 0x1_0000)).unwrap();
+        assert_eq!((big.span_start % 0x1_0000, big.span_len), (0, 0x1_0000));
+        // Bad masks.
+        assert_eq!(
+            a.map(&granule_req(0, 1, 0, 0x1800)),
+            Err(BounceError::BadAlign)
+        );
+        let huge = BounceRequest {
+            span_align_mask: u64::MAX,
+            ..req(0, 1, 0)
+        };
+        assert_eq!(a.map(&huge), Err(BounceError::InvalidSize));
+        assert_eq!(
+            a.map(&granule_req(0, 1, 0, 1 << 20)),
+            Err(BounceError::InvalidSize)
+        );
+    }
+
+    #[test]
+    fn copy_table() {
+        use BounceCopy::{FromSlot, ToSlot};
+        use BounceOp::*;
+        use Direction::{Bidirectional as Bi, FromDevice as From, ToDevice as To};
+        // (op, dir, without SKIP_CPU_SYNC, with it)
+        let rows = [
+            (Map, To, Some(ToSlot), Some(ToSlot)),
+            (Map, From, Some(ToSlot), Some(ToSlot)),
+            (Map, Bi, Some(ToSlot), Some(ToSlot)),
+            (Unmap, To, None, None),
+            (Unmap, From, Some(FromSlot), None),
+            (Unmap, Bi, Some(FromSlot), None),
+            (SyncForCpu, To, None, None),
+            (SyncForCpu, From, Some(FromSlot), Some(FromSlot)),
+            (SyncForCpu, Bi, Some(FromSlot), Some(FromSlot)),
+            (SyncForDevice, To, Some(ToSlot), Some(ToSlot)),
+            (SyncForDevice, From, None, None),
+            (SyncForDevice, Bi, Some(ToSlot), Some(ToSlot)),
+        ];
+        let other = Attrs::all().difference(Attrs::SKIP_CPU_SYNC);
+        for (op, dir, plain, skip) in rows {
+            assert_eq!(copy_on(op, dir, Attrs::empty()), plain, "{op:?} {dir:?}");
+            assert_eq!(copy_on(op, dir, other), plain, "{op:?} {dir:?} others");
+            assert_eq!(
+                copy_on(op, dir, Attrs::SKIP_CPU_SYNC),
+                skip,
+                "{op:?} {dir:?} skip"
+            );
+            assert_eq!(copy_on(op, dir, Attrs::all()), skip, "{op:?} {dir:?} all");
+        }
+        for op in [Map, Unmap, SyncForCpu, SyncForDevice] {
+            assert_eq!(copy_on(op, Direction::None, Attrs::empty()), None);
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
-        /// Mappings stay disjoint, inside one segment and the boundary, keep
-        /// the min_align bits and alignment; accounting is exact and
-        /// everything is free at the end.
+        /// Mappings and their spans stay disjoint, inside one segment and
+        /// the boundary, keep the min_align bits and alignment; spans are
+        /// aligned as asked and hold the mapping, which lookup and unmap
+        /// find; accounting is exact and everything is free at the end.
         #[test]
-        fn model(ops in proptest::collection::vec((any::<bool>(), 0u64..1 << 30, 1u64..300_000, 0u8..4, any::<usize>()), 1..150)) {
+        fn model(ops in proptest::collection::vec(
+            (any::<bool>(), 0u64..1 << 30, 1u64..300_000, 0u8..4, 0u8..4, any::<usize>()),
+            1..150,
+        )) {
             let mut a = area(512);
             let mut owner = vec![false; 512];
-            let mut live: Vec<(u64, u64, u64, usize, usize)> = Vec::new();
-            for (is_map, orig, len, mask_pick, pick) in ops {
+            let mut live: Vec<(BounceMapping, u64)> = Vec::new();
+            let mut peak = 0;
+            for (is_map, orig, len, mask_pick, span_pick, pick) in ops {
                 if is_map {
                     let mam = [0u64, 0xfff, 0x3f, 0x7ff][mask_pick as usize];
                     let bm = [u64::MAX, 0xffff, 0x3ffff, u64::MAX][mask_pick as usize];
-                    let r = BounceRequest { orig, len, min_align_mask: mam, alloc_align_mask: 0, boundary_mask: bm };
+                    let sam = [0u64, 0xfff, 0x3fff, 0xffff][span_pick as usize];
+                    let r = BounceRequest {
+                        orig,
+                        len,
+                        min_align_mask: mam,
+                        alloc_align_mask: 0,
+                        boundary_mask: bm,
+                        span_align_mask: sam,
+                    };
+                    let off = orig & mam & (sam | 0x7ff);
+                    let need = (len + off).div_ceil(sam + 1) * (sam + 1);
                     match a.map(&r) {
-                        Ok(t) => {
+                        Ok(m) => {
+                            let t = m.tlb_addr;
+                            prop_assert_eq!(m.len, len);
                             prop_assert_eq!(t & mam, orig & mam);
-                            let off = orig & mam & 0x7ff;
-                            let first = ((t - off - 0x1000_0000) >> 11) as usize;
-                            let n = (len + off).div_ceil(2048) as usize;
+                            prop_assert_eq!(m.span_start + off, t);
+                            prop_assert!(t + len <= m.span_start + m.span_len);
+                            prop_assert_eq!(m.span_start % (sam + 1), 0);
+                            prop_assert_eq!(m.span_len % (sam + 1), 0);
+                            prop_assert_eq!(m.span_len, need.div_ceil(2048) * 2048);
+                            let first = ((m.span_start - BASE) >> 11) as usize;
+                            let n = (m.span_len >> 11) as usize;
                             prop_assert_eq!(first / 128, (first + n - 1) / 128);
-                            prop_assert_eq!((t - off) & !bm, (t - off + (n as u64) * 2048 - 1) & !bm);
-                            if mam == 0 && len >= 4096 { prop_assert_eq!(t % 4096, 0); }
+                            prop_assert_eq!(m.span_start & !bm, (m.span_start + m.span_len - 1) & !bm);
+                            if mam == 0 && sam == 0 && len >= 4096 { prop_assert_eq!(t % 4096, 0); }
                             for o in &mut owner[first..first + n] { prop_assert!(!*o); *o = true; }
-                            live.push((t, orig, len, first, n));
+                            prop_assert_eq!(a.lookup(t), Some((orig, len)));
+                            prop_assert_eq!(a.lookup(t + len - 1), Some((orig + len - 1, 1)));
+                            let (pre, pre_len) = m.pre_padding();
+                            let (post, post_len) = m.post_padding();
+                            prop_assert_eq!(pre + pre_len, t);
+                            prop_assert_eq!(post + post_len, m.span_start + m.span_len);
+                            if pre_len > 0 { prop_assert_eq!(a.lookup(pre), None); }
+                            if post_len > 0 { prop_assert_eq!(a.lookup(post), None); }
+                            live.push((m, orig));
                         }
-                        Err(BounceError::InvalidSize) => prop_assert!(len + (orig & mam & 0x7ff) > 128 * 2048),
+                        Err(BounceError::InvalidSize) => prop_assert!(need > 128 * 2048),
                         Err(e) => prop_assert_eq!(e, BounceError::NoSpace),
                     }
                 } else if !live.is_empty() {
-                    let (t, orig, len, first, n) = live.swap_remove(pick % live.len());
-                    prop_assert_eq!(a.unmap(t), Ok((orig, len)));
+                    let (m, orig) = live.swap_remove(pick % live.len());
+                    prop_assert_eq!(a.unmap(m.tlb_addr), Ok((orig, m.len)));
+                    let first = ((m.span_start - BASE) >> 11) as usize;
+                    let n = (m.span_len >> 11) as usize;
                     for o in &mut owner[first..first + n] { *o = false; }
                 }
-                prop_assert_eq!(a.used(), owner.iter().filter(|o| **o).count());
+                let used = owner.iter().filter(|o| **o).count();
+                peak = peak.max(used);
+                prop_assert_eq!(a.used(), used);
+                prop_assert_eq!(a.high_water(), peak);
             }
-            for (t, orig, len, _, _) in live { prop_assert_eq!(a.unmap(t), Ok((orig, len))); }
+            for (m, orig) in live { prop_assert_eq!(a.unmap(m.tlb_addr), Ok((orig, m.len))); }
             prop_assert_eq!(a.used(), 0);
         }
     }

@@ -4,11 +4,22 @@
 //! before it reads a buffer, dirty lines must be written back (clean);
 //! after it wrote one, the CPU's stale lines must be discarded (invalidate)
 //! before the CPU reads. Which operation each ownership transfer needs
-//! depends only on coherency, the direction and the phase; this module is
-//! that table, kept apart from the code that carries it out so that it can
-//! be tested on the host.
+//! depends only on coherency, the direction, the phase and
+//! `DMA_ATTR_SKIP_CPU_SYNC`; this module is that table, kept apart from the
+//! code that carries it out so that it can be tested on the host.
+//!
+//! For a device that is not coherent:
+//!
+//! | phase                  | `ToDevice` | `FromDevice` | `Bidirectional` |
+//! |------------------------|------------|--------------|-----------------|
+//! | map, `sync_for_device` | clean      | clean        | clean           |
+//! | unmap, `sync_for_cpu`  | -          | invalidate   | invalidate      |
+//!
+//! A coherent device needs nothing, and neither does `DMA_NONE`. Map and
+//! unmap skip the operation when the mapping carries
+//! `DMA_ATTR_SKIP_CPU_SYNC`; the syncs never do.
 
-use super::tracker::Direction;
+use super::dma::{Attrs, Direction};
 
 /// A cache maintenance operation over a buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +66,24 @@ pub fn for_cpu(coherent: bool, dir: Direction) -> Option<CacheOp> {
     }
 }
 
+/// What `map` does: [`for_device`], unless `attrs` has
+/// `DMA_ATTR_SKIP_CPU_SYNC`.
+pub fn for_map(coherent: bool, dir: Direction, attrs: Attrs) -> Option<CacheOp> {
+    if attrs.contains(Attrs::SKIP_CPU_SYNC) {
+        return None;
+    }
+    for_device(coherent, dir)
+}
+
+/// What `unmap` does: [`for_cpu`], unless `attrs` has
+/// `DMA_ATTR_SKIP_CPU_SYNC`.
+pub fn for_unmap(coherent: bool, dir: Direction, attrs: Attrs) -> Option<CacheOp> {
+    if attrs.contains(Attrs::SKIP_CPU_SYNC) {
+        return None;
+    }
+    for_cpu(coherent, dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,6 +115,20 @@ mod tests {
         for (d, dev, cpu) in table {
             assert_eq!(for_device(false, d), dev, "for_device {d:?}");
             assert_eq!(for_cpu(false, d), cpu, "for_cpu {d:?}");
+        }
+    }
+
+    #[test]
+    fn skip_cpu_sync_skips_map_and_unmap_only() {
+        let skip = Attrs::SKIP_CPU_SYNC.union(Attrs::WEAK_ORDERING);
+        let other = Attrs::WEAK_ORDERING.union(Attrs::NO_WARN);
+        for coherent in [false, true] {
+            for d in DIRS {
+                assert_eq!(for_map(coherent, d, skip), None);
+                assert_eq!(for_unmap(coherent, d, skip), None);
+                assert_eq!(for_map(coherent, d, other), for_device(coherent, d));
+                assert_eq!(for_unmap(coherent, d, other), for_cpu(coherent, d));
+            }
         }
     }
 

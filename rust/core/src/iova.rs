@@ -21,22 +21,27 @@
 //! [`IovaAllocator::alloc`] and [`IovaAllocator::reserve`] never allocate.
 //! When the range they chose lies in an absent chunk they return
 //! [`IovaError::NeedChunk`] without changing anything; the caller drops its
-//! lock, allocates [`IovaConfig::chunk_words`] words (sleeping allowed),
-//! retakes the lock, calls [`IovaAllocator::install_chunk`] and retries. A
-//! chunk another CPU installed meanwhile comes back to be freed.
+//! lock, allocates [`IovaConfig::chunk_words`] words, retakes the lock, calls
+//! [`IovaAllocator::install_chunk`] and retries. A chunk another CPU
+//! installed meanwhile comes back to be freed.
 //!
 //! # Per-CPU caches
 //!
-//! [`CpuCache`] (one per CPU, touched only by its CPU) and [`Depot`] (shared,
-//! under its own lock) hold freed ranges of 1 to 32 granules in magazines, as
-//! iova.c's rcaches do. Cached ranges stay allocated in the bitmap; when
-//! [`IovaAllocator::alloc`] returns [`IovaError::NoSpace`] the caller flushes
-//! the caches back ([`CpuCache::flush_into`], [`Depot::flush_into`]) and
-//! retries before reporting failure.
+//! [`CpuCache`] holds freed ranges of 1 to 32 granules in two magazines per
+//! size, as iova.c's per-CPU rcaches do. Cached ranges stay allocated in the
+//! bitmap until [`CpuCache::flush_into`] returns them.
+//!
+//! [`IovaSpace`] composes the allocator, one cache per CPU and the growth
+//! loop under the caller's locks; it is what the kernel module and the
+//! benchmark use.
 
 use super::bitmap::{self, Hier, WORD_BITS};
 use core::fmt;
 use core::marker::PhantomData;
+
+pub mod space;
+
+pub use space::{GrowContext, IovaSpace, Lock, SpaceEnv, SpaceError, GROW_ATTEMPTS};
 
 /// Most chunks an address space is split into (size of the chunk table).
 pub const MAX_CHUNKS: usize = 4096;
@@ -1025,8 +1030,6 @@ where
 pub const CACHE_ORDERS: usize = 6;
 /// IOVAs per magazine.
 pub const MAG_SIZE: usize = 64;
-/// Full magazines the depot keeps per order.
-pub const DEPOT_MAGS: usize = 16;
 
 /// The cache order for a request of `granules` granules: the size rounded up
 /// to a power of two, if it is cacheable. A cached request must then be
@@ -1115,8 +1118,8 @@ impl Magazine {
 }
 
 /// One CPU's cache: a loaded and a previous magazine per order (the
-/// iova.c rcache scheme). Only its own CPU touches it, so the caller keeps it
-/// in per-CPU storage with preemption (or interrupts) disabled.
+/// iova.c rcache scheme). [`IovaSpace`] keeps one per CPU, each under its
+/// own lock, and touches only the calling CPU's on the common paths.
 #[derive(Clone, Debug, Default)]
 pub struct CpuCache {
     loaded: [Magazine; CACHE_ORDERS],
@@ -1133,8 +1136,8 @@ impl CpuCache {
     }
 
     /// A cached range of `2^order` granules (granule `2^granule_shift`
-    /// bytes) below the inclusive `dma_limit`, or `None` (then refill from
-    /// the [`Depot`], or allocate from the bitmap).
+    /// bytes) below the inclusive `dma_limit`, or `None` (then allocate from
+    /// the bitmap).
     pub fn alloc(&mut self, order: usize, granule_shift: u32, dma_limit: u64) -> Option<u64> {
         let shift = granule_shift.checked_add(u32::try_from(order).ok()?)?;
         if shift >= 64 {
@@ -1154,7 +1157,7 @@ impl CpuCache {
     }
 
     /// Caches a freed range of `2^order` granules. `false` when both
-    /// magazines are full: call [`Depot::absorb`] and retry.
+    /// magazines are full: [`Self::flush_into`] the allocator and retry.
     pub fn free(&mut self, order: usize, iova: u64) -> bool {
         let (Some(loaded), Some(prev)) = (self.loaded.get_mut(order), self.prev.get_mut(order))
         else {
@@ -1193,99 +1196,6 @@ impl CpuCache {
             {
                 n += alloc.free_magazine(m, o);
             }
-        }
-        n
-    }
-}
-
-/// Full magazines shared by all CPUs (one lock domain).
-#[derive(Clone, Debug)]
-pub struct Depot {
-    mags: [[Magazine; DEPOT_MAGS]; CACHE_ORDERS],
-    count: [usize; CACHE_ORDERS],
-}
-
-impl Default for Depot {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Depot {
-    /// An empty depot.
-    pub const fn new() -> Self {
-        Depot {
-            mags: [const { [const { Magazine::new() }; DEPOT_MAGS] }; CACHE_ORDERS],
-            count: [0; CACHE_ORDERS],
-        }
-    }
-
-    /// Gives `cpu` a full magazine of `order` in place of its loaded one
-    /// (which, if not empty, takes the depot slot). `false` if the depot has
-    /// none.
-    pub fn refill(&mut self, cpu: &mut CpuCache, order: usize) -> bool {
-        let (Some(count), Some(mags), Some(loaded)) = (
-            self.count.get_mut(order),
-            self.mags.get_mut(order),
-            cpu.loaded.get_mut(order),
-        ) else {
-            return false;
-        };
-        let Some(top) = count.checked_sub(1) else {
-            return false;
-        };
-        let Some(slot) = mags.get_mut(top) else {
-            return false;
-        };
-        core::mem::swap(slot, loaded);
-        if slot.is_empty() {
-            *count = top;
-        }
-        true
-    }
-
-    /// Takes `cpu`'s full loaded magazine of `order` (after
-    /// [`CpuCache::free`] returned `false`). When the depot is full the
-    /// magazine comes back to the caller, to be freed into the allocator with
-    /// [`IovaAllocator::free_magazine`].
-    pub fn absorb(&mut self, cpu: &mut CpuCache, order: usize) -> Option<Magazine> {
-        let loaded = cpu.loaded.get_mut(order)?;
-        let taken = core::mem::take(loaded);
-        let (Some(count), Some(mags)) = (self.count.get_mut(order), self.mags.get_mut(order))
-        else {
-            return Some(taken);
-        };
-        match mags.get_mut(*count) {
-            Some(slot) => {
-                *slot = taken;
-                *count += 1;
-                None
-            }
-            None => Some(taken),
-        }
-    }
-
-    /// Number of cached ranges, all orders.
-    pub fn cached(&self) -> usize {
-        self.mags
-            .iter()
-            .zip(self.count.iter())
-            .map(|(m, &c)| m.iter().take(c).map(Magazine::len).sum::<usize>())
-            .sum()
-    }
-
-    /// Frees every cached range back into `alloc`; returns how many.
-    pub fn flush_into<C, T>(&mut self, alloc: &mut IovaAllocator<C, T>) -> usize
-    where
-        C: AsRef<[u64]> + AsMut<[u64]>,
-        T: AsRef<[Slot<C>]> + AsMut<[Slot<C>]>,
-    {
-        let mut n = 0;
-        for (o, (mags, count)) in self.mags.iter_mut().zip(self.count.iter_mut()).enumerate() {
-            for m in mags.iter_mut().take(*count) {
-                n += alloc.free_magazine(m, o);
-            }
-            *count = 0;
         }
         n
     }

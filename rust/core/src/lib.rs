@@ -10,6 +10,8 @@
 //! component modules refer to each other only through `super::`.
 //!
 //! Components:
+//! - [`dma`]: the DMA direction and attribute types the tables share;
+//! - [`route`]: where a mapping goes (IOVA, bounce, direct);
 //! - [`bitmap`]: word bitmaps and a hierarchical summary index;
 //! - [`iova`]: chunked IOVA bitmap allocator with per-CPU magazine caches;
 //! - [`bounce`]: swiotlb-like bounce slot areas;
@@ -30,6 +32,8 @@ pub mod bitmap;
 pub mod bounce;
 pub mod cache;
 pub mod coherent;
+pub mod dma;
 pub mod iova;
+pub mod route;
 pub mod sg;
 pub mod tracker;

@@ -9,12 +9,32 @@
 //! [`Finding::TableFull`] is reported once, and "not mapped" findings are
 //! suppressed from then on (they could be false).
 //!
-//! Ownership: a streaming mapping starts device-owned; `sync_for_cpu` hands
-//! it to the CPU and `sync_for_device` back. A CPU access while the device
-//! owns the buffer, and `sync_for_device` while it already does, are
-//! findings. Coherent mappings are always shared.
+//! Ownership: a streaming mapping made without `DMA_ATTR_SKIP_CPU_SYNC`
+//! starts owned by the device, since the map did the cache maintenance that
+//! hands it over. A mapping made with it starts owned by the CPU: no cache
+//! maintenance has happened yet, and drivers (page_pool, igb) write parts of
+//! the buffer before passing them on with `sync_for_device`.
+//! `sync_for_cpu` hands a range to the CPU and `sync_for_device` to the
+//! device; a CPU access to a part the device owns is a finding. A redundant
+//! `sync_for_device` is not (kernel/dma/debug.c accepts it, and page_pool
+//! does it when it recycles pages the CPU never read). Coherent mappings are
+//! always shared.
+//!
+//! Ownership is kept per part: a mapping is cut into [`OWNER_PARTS`] equal
+//! parts, and the rules below keep the parts marked device-owned a subset
+//! of what the device really owns, so that correct use is never reported:
+//!
+//! | event                           | parts marked device-owned afterwards  |
+//! |---------------------------------|---------------------------------------|
+//! | map                             | all                                   |
+//! | map with `SKIP_CPU_SYNC`        | none                                  |
+//! | `sync_for_device` of a range    | as before, plus those wholly in range |
+//! | `sync_for_cpu` of a range       | as before, minus those touching range |
 
 use core::fmt;
+
+use super::dma::Attrs;
+pub use super::dma::Direction;
 
 /// How a mapping was made (which API pair must undo it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,32 +63,13 @@ impl MapKind {
     }
 }
 
-/// DMA data direction (`enum dma_data_direction`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    /// `DMA_BIDIRECTIONAL`.
-    Bidirectional,
-    /// `DMA_TO_DEVICE`.
-    ToDevice,
-    /// `DMA_FROM_DEVICE`.
-    FromDevice,
-    /// `DMA_NONE` (invalid for mappings).
-    None,
-}
+/// The attributes an unmap must repeat from its map, for [`Tracker::new`]:
+/// all but `DMA_ATTR_SKIP_CPU_SYNC`, which the DMA API lets an unmap add or
+/// leave out.
+pub const UNMAP_COMPARED_ATTRS: Attrs = Attrs::all().difference(Attrs::SKIP_CPU_SYNC);
 
-impl Direction {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Bidirectional => "DMA_BIDIRECTIONAL",
-            Self::ToDevice => "DMA_TO_DEVICE",
-            Self::FromDevice => "DMA_FROM_DEVICE",
-            Self::None => "DMA_NONE",
-        }
-    }
-}
-
-/// `DMA_ATTR_SKIP_CPU_SYNC`: legitimately differs between map and unmap.
-pub const ATTR_SKIP_CPU_SYNC: u64 = 1 << 5;
+/// Parts a mapping is cut into for ownership tracking.
+pub const OWNER_PARTS: u64 = 64;
 
 /// A mapping as the caller describes it to `map` and `unmap`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,8 +84,8 @@ pub struct Mapping {
     pub kind: MapKind,
     /// Direction.
     pub dir: Direction,
-    /// `DMA_ATTR_*` bits.
-    pub attrs: u64,
+    /// Attributes.
+    pub attrs: Attrs,
     /// For [`MapKind::Sg`]: the `nents` the caller passed (else 0).
     pub sg_nents: u32,
     /// CPU address (coherent: the returned virtual address; else the
@@ -95,10 +96,14 @@ pub struct Mapping {
 /// Who may touch a streaming buffer now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Owner {
-    /// The CPU (after `sync_for_cpu`).
+    /// The CPU (after `sync_for_cpu`, or a map with `SKIP_CPU_SYNC`).
     Cpu,
-    /// The device (after map or `sync_for_device`).
+    /// The device, all of the buffer (after a map, or a `sync_for_device`
+    /// of all of it).
     Device,
+    /// The device part of the buffer, the CPU the rest (after syncs of
+    /// parts of it).
+    Split,
     /// Both (coherent memory).
     Shared,
 }
@@ -107,7 +112,8 @@ pub enum Owner {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Entry {
     map: Mapping,
-    owner: Owner,
+    /// Bit `i` set: part `i` of the mapping is known to be device-owned.
+    device_parts: u64,
     checked: bool,
 }
 
@@ -119,7 +125,94 @@ impl Entry {
 
     /// The current owner.
     pub fn owner(&self) -> Owner {
-        self.owner
+        if self.map.kind == MapKind::Coherent {
+            Owner::Shared
+        } else if self.device_parts == 0 {
+            Owner::Cpu
+        } else if self.device_parts == parts::all(self.map.size) {
+            Owner::Device
+        } else {
+            Owner::Split
+        }
+    }
+}
+
+/// The ownership parts of a mapping: which of its [`OWNER_PARTS`] parts a
+/// byte range covers. Ranges are offsets into the mapping, clipped to it.
+mod parts {
+    use super::OWNER_PARTS;
+
+    /// Bytes per part of a mapping of `size` bytes (at least 1).
+    fn part_size(size: u64) -> u64 {
+        size.div_ceil(OWNER_PARTS).max(1)
+    }
+
+    /// Bits `[lo, hi)` of a part mask (`hi <= 64`).
+    fn bits(lo: u64, hi: u64) -> u64 {
+        let below = |n: u64| match n {
+            0 => 0,
+            1..=63 => (1u64 << n) - 1,
+            _ => u64::MAX,
+        };
+        below(hi) & !below(lo)
+    }
+
+    /// Every part of a mapping of `size` bytes.
+    pub(super) fn all(size: u64) -> u64 {
+        bits(0, size.div_ceil(part_size(size)))
+    }
+
+    /// The part holding byte `off` (none past the end).
+    pub(super) fn at(size: u64, off: u64) -> u64 {
+        if off >= size {
+            return 0;
+        }
+        let i = off / part_size(size);
+        bits(i, i.saturating_add(1))
+    }
+
+    /// The parts wholly inside `[off, off+len)`.
+    pub(super) fn within(size: u64, off: u64, len: u64) -> u64 {
+        let ps = part_size(size);
+        let end = off.saturating_add(len).min(size);
+        if off >= end {
+            return 0;
+        }
+        let last = if end == size {
+            end.div_ceil(ps)
+        } else {
+            end / ps
+        };
+        bits(off.div_ceil(ps), last)
+    }
+
+    /// The parts sharing a byte with `[off, off+len)`.
+    pub(super) fn touching(size: u64, off: u64, len: u64) -> u64 {
+        let ps = part_size(size);
+        let end = off.saturating_add(len).min(size);
+        if off >= end {
+            return 0;
+        }
+        bits(off / ps, end.div_ceil(ps))
+    }
+}
+
+/// The parts the device owns right after a map.
+fn owner_at_map(m: &Mapping) -> u64 {
+    if m.kind == MapKind::Coherent || m.attrs.contains(Attrs::SKIP_CPU_SYNC) {
+        0
+    } else {
+        parts::all(m.size)
+    }
+}
+
+/// The parts the device owns after a sync of `[off, off+len)` of a mapping
+/// of `size` bytes whose device-owned parts were `owned`.
+fn owner_after_sync(owned: u64, size: u64, off: u64, len: u64, to_cpu: bool) -> u64 {
+    if to_cpu {
+        owned & !parts::touching(size, off, len)
+    } else {
+        owned | parts::within(size, off, len)
     }
 }
 
@@ -210,9 +303,9 @@ pub enum Finding {
         /// Address.
         dev_addr: u64,
         /// Attributes at map.
-        mapped: u64,
+        mapped: Attrs,
         /// Attributes at unmap.
-        unmapped: u64,
+        unmapped: Attrs,
     },
     /// A mapping unmapped without `dma_mapping_error` ever being called.
     ErrorNotChecked {
@@ -263,14 +356,7 @@ pub enum Finding {
         /// Direction of the sync.
         synced: Direction,
     },
-    /// `sync_for_device` while the device already owns the buffer.
-    SyncForDeviceWhileDeviceOwned {
-        /// Device.
-        dev: u64,
-        /// Mapping address.
-        dev_addr: u64,
-    },
-    /// CPU access while the device owns the buffer.
+    /// CPU access to a part of the buffer the device owns.
     CpuAccessWhileDeviceOwned {
         /// Device.
         dev: u64,
@@ -334,7 +420,7 @@ impl fmt::Display for Finding {
             ),
             Self::AttrsMismatch { dev_addr, mapped, unmapped, .. } => write!(
                 f,
-                "unmap of {dev_addr:#x} with attrs {unmapped:#x}, mapped with {mapped:#x}"
+                "unmap of {dev_addr:#x} with attrs {unmapped}, mapped with {mapped}"
             ),
             Self::ErrorNotChecked { dev_addr, size, .. } => write!(
                 f,
@@ -355,10 +441,6 @@ impl fmt::Display for Finding {
                 "sync of {dev_addr:#x} with {}, mapped with {}",
                 synced.name(),
                 mapped.name()
-            ),
-            Self::SyncForDeviceWhileDeviceOwned { dev_addr, .. } => write!(
-                f,
-                "sync_for_device of {dev_addr:#x} already owned by the device"
             ),
             Self::CpuAccessWhileDeviceOwned { dev_addr, .. } => {
                 write!(f, "cpu access to {dev_addr:#x} while the device owns it")
@@ -416,7 +498,7 @@ const RECENT: usize = 32;
 pub struct Tracker<S> {
     table: S,
     live: usize,
-    attrs_mask: u64,
+    compared_attrs: Attrs,
     overflowed: bool,
     recent: [(u64, u64); RECENT],
     recent_next: usize,
@@ -427,14 +509,15 @@ fn hash(dev: u64, addr: u64) -> u64 {
 }
 
 impl<S: AsRef<[Slot]> + AsMut<[Slot]>> Tracker<S> {
-    /// A tracker using `table` (cleared). Unmaps must match the map's
-    /// attributes on the bits of `attrs_mask` (e.g. `!ATTR_SKIP_CPU_SYNC`).
-    pub fn new(mut table: S, attrs_mask: u64) -> Self {
+    /// A tracker using `table` (cleared). Unmaps must repeat the map's
+    /// attributes among `compared_attrs` (usually
+    /// [`UNMAP_COMPARED_ATTRS`]).
+    pub fn new(mut table: S, compared_attrs: Attrs) -> Self {
         table.as_mut().fill(None);
         Tracker {
             table,
             live: 0,
-            attrs_mask,
+            compared_attrs,
             overflowed: false,
             recent: [(u64::MAX, u64::MAX); RECENT],
             recent_next: 0,
@@ -551,11 +634,7 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>> Tracker<S> {
             self.overflowed = true;
             return out;
         }
-        let owner = if m.kind == MapKind::Coherent {
-            Owner::Shared
-        } else {
-            Owner::Device
-        };
+        let device_parts = owner_at_map(&m);
         let checked = !matches!(m.kind, MapKind::Single | MapKind::Page);
         let mut i = self.home(m.dev, m.dev_addr);
         for _ in 0..cap {
@@ -563,7 +642,7 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>> Tracker<S> {
                 if s.is_none() {
                     *s = Some(Entry {
                         map: m,
-                        owner,
+                        device_parts,
                         checked,
                     });
                     self.live += 1;
@@ -656,7 +735,11 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>> Tracker<S> {
                 freed: m.cpu_addr,
             });
         }
-        if (r.attrs ^ m.attrs) & self.attrs_mask != 0 {
+        let differ = r
+            .attrs
+            .union(m.attrs)
+            .difference(r.attrs.intersection(m.attrs));
+        if !differ.intersection(self.compared_attrs).is_empty() {
             out.push(Finding::AttrsMismatch {
                 dev,
                 dev_addr,
@@ -726,20 +809,14 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>> Tracker<S> {
                 });
             }
         }
-        if e.owner != Owner::Shared {
-            if !to_cpu && e.owner == Owner::Device {
-                out.push(Finding::SyncForDeviceWhileDeviceOwned {
-                    dev,
-                    dev_addr: r.dev_addr,
-                });
-            }
-            e.owner = if to_cpu { Owner::Cpu } else { Owner::Device };
+        if r.kind != MapKind::Coherent {
+            e.device_parts = owner_after_sync(e.device_parts, r.size, offset, size, to_cpu);
         }
         out
     }
 
     /// `sync_*_for_cpu` of `[dev_addr, dev_addr+size)` (the address may lie
-    /// inside a mapping); `sg_nents` for `sync_sg`. Hands the buffer to the
+    /// inside a mapping); `sg_nents` for `sync_sg`. Hands the range to the
     /// CPU.
     pub fn sync_for_cpu(
         &mut self,
@@ -752,7 +829,8 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>> Tracker<S> {
         self.sync(dev, dev_addr, size, dir, sg_nents, true)
     }
 
-    /// `sync_*_for_device`; hands the buffer to the device.
+    /// `sync_*_for_device` of `[dev_addr, dev_addr+size)`; hands the range
+    /// to the device. Syncing a range the device already owns is allowed.
     pub fn sync_for_device(
         &mut self,
         dev: u64,
@@ -764,12 +842,14 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>> Tracker<S> {
         self.sync(dev, dev_addr, size, dir, sg_nents, false)
     }
 
-    /// A CPU access to the buffer mapped at (or containing) `dev_addr`.
+    /// A CPU access to the byte at `dev_addr` of a mapping (its start or
+    /// anywhere inside it).
     pub fn cpu_access(&mut self, dev: u64, dev_addr: u64) -> Findings {
         let mut out = Findings::default();
         if let Some(i) = self.find_containing(dev, dev_addr) {
             if let Some(Some(e)) = self.table.as_ref().get(i) {
-                if e.owner == Owner::Device {
+                let off = dev_addr.saturating_sub(e.map.dev_addr);
+                if e.device_parts & parts::at(e.map.size, off) != 0 {
                     out.push(Finding::CpuAccessWhileDeviceOwned {
                         dev,
                         dev_addr: e.map.dev_addr,

@@ -1,14 +1,20 @@
 //! Host benchmark of the rsdma-core IOVA allocator.
 //!
 //! Measures alloc+free pairs at 0, 50 and 90 % occupancy for 1, 16, 64 and
-//! 512 granules in a 2^20-granule space (4 KiB granules, 4 GiB), with and
-//! without the per-CPU cache, against a naive first-fit bitmap written here;
-//! then a churn run of 10^7 mixed operations. Prints a table and writes JSON
-//! to `$RSDMA_BENCH_HOST_OUT` (default `build/bench-host.json`).
+//! 512 granules in a 2^20-granule space (4 KiB granules, 4 GiB), through
+//! rsdma's `IovaSpace` with and without a per-CPU cache, against a naive
+//! first-fit bitmap written here; then a churn run of 10^7 mixed operations.
+//! Prints a table and writes JSON to `$RSDMA_BENCH_HOST_OUT` (default
+//! `build/bench-host.json`).
 
-use rsdma_core::iova::{cache_order, CpuCache, Depot, IovaAllocator, IovaConfig, IovaError, Slot};
+use rsdma_core::iova::{
+    cache_order, CpuCache, GrowContext, IovaAllocator, IovaConfig, IovaSpace, Lock, Slot, SpaceEnv,
+};
+use std::cell::UnsafeCell;
 use std::fmt::Write as _;
 use std::hint::black_box;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 const GSHIFT: u32 = 12;
@@ -101,77 +107,117 @@ impl Naive {
     }
 }
 
-fn new_alloc() -> HostAlloc {
+/// A test-and-set spinlock, the space's lock here as in the kernel: taking
+/// it is one atomic compare-exchange, releasing it one release store.
+///
+/// # Invariants
+///
+/// `locked` is true exactly while a [`SpinGuard`] of this lock exists.
+struct SpinLock<T> {
+    locked: AtomicBool,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: `value` is reached only through a `SpinGuard`, and at most one
+// exists at a time (type invariant), so threads sharing the lock hand `T`
+// over to each other, never share it: `T: Send` is enough, as for `Mutex`.
+unsafe impl<T: Send> Sync for SpinLock<T> {}
+
+impl<T> SpinLock<T> {
+    fn new(value: T) -> Self {
+        SpinLock {
+            locked: AtomicBool::new(false),
+            value: UnsafeCell::new(value),
+        }
+    }
+}
+
+/// Holds a [`SpinLock`]; releases it when dropped.
+struct SpinGuard<'a, T>(&'a SpinLock<T>);
+
+impl<T> Deref for SpinGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: this guard is the only one of its lock (type invariant of
+        // `SpinLock`), so nothing else reaches the value while it lives.
+        unsafe { &*self.0.value.get() }
+    }
+}
+
+impl<T> DerefMut for SpinGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`, and `&mut self` makes this borrow unique.
+        unsafe { &mut *self.0.value.get() }
+    }
+}
+
+impl<T> Drop for SpinGuard<'_, T> {
+    fn drop(&mut self) {
+        // INVARIANT: the only guard goes away.
+        self.0.locked.store(false, Ordering::Release);
+    }
+}
+
+impl<T> Lock for SpinLock<T> {
+    type Target = T;
+    type Guard<'a>
+        = SpinGuard<'a, T>
+    where
+        Self: 'a;
+
+    fn lock(&self) -> SpinGuard<'_, T> {
+        while self
+            .locked
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::hint::spin_loop();
+        }
+        // INVARIANT: `locked` went from false to true here.
+        SpinGuard(self)
+    }
+}
+
+/// The benchmark's environment: one CPU, chunks from the heap.
+struct Host;
+
+impl SpaceEnv for Host {
+    type Chunk = Vec<u64>;
+    type Table = Vec<Slot<Vec<u64>>>;
+    type AllocLock = SpinLock<HostAlloc>;
+    type CacheLock = SpinLock<CpuCache>;
+    type Caches = Vec<SpinLock<CpuCache>>;
+
+    fn cpu(&self) -> usize {
+        0
+    }
+
+    fn new_chunk(&self, words: usize, _ctx: GrowContext) -> Option<Vec<u64>> {
+        Some(vec![0; words])
+    }
+}
+
+type Space = IovaSpace<Host>;
+
+/// A space with one CPU cache, or none (`cached` false: the bitmap alone).
+fn new_space(cached: bool) -> Space {
     let cfg = IovaConfig::new(GSHIFT, SPACE_BITS).expect("config");
     let table = (0..cfg.chunk_count()).map(|_| Slot::new()).collect();
-    IovaAllocator::new(cfg, table).expect("allocator")
+    let alloc = IovaAllocator::new(cfg, table).expect("allocator");
+    let caches = if cached {
+        vec![SpinLock::new(CpuCache::new())]
+    } else {
+        Vec::new()
+    };
+    IovaSpace::new(Host, SpinLock::new(alloc), caches)
 }
 
-fn grow<R>(
-    a: &mut HostAlloc,
-    mut op: impl FnMut(&mut HostAlloc) -> Result<R, IovaError>,
-) -> Result<R, IovaError> {
-    loop {
-        match op(a) {
-            Err(IovaError::NeedChunk { index }) => {
-                let words = a.config().chunk_words();
-                if a.install_chunk(index, vec![0; words]).is_err() {
-                    return Err(IovaError::BadChunk);
-                }
-            }
-            r => return r,
-        }
-    }
-}
-
-/// The kernel's allocation path: per-CPU cache, depot, bitmap (flushing the
-/// caches and retrying on NoSpace).
-struct Cached {
-    a: HostAlloc,
-    cpu: CpuCache,
-    depot: Depot,
-}
-
-impl Cached {
-    fn alloc(&mut self, n: u64) -> Option<(u64, u64)> {
-        let order = cache_order(n);
-        let size = order.map_or(n, |o| 1 << o);
-        if let Some(o) = order {
-            if let Some(x) = self.cpu.alloc(o, GSHIFT, u64::MAX) {
-                return Some((x, size));
-            }
-            if self.depot.refill(&mut self.cpu, o) {
-                if let Some(x) = self.cpu.alloc(o, GSHIFT, u64::MAX) {
-                    return Some((x, size));
-                }
-            }
-        }
-        match grow(&mut self.a, |a| a.alloc(size, u64::MAX)) {
-            Ok(x) => Some((x, size)),
-            Err(_) => {
-                self.cpu.flush_into(&mut self.a);
-                self.depot.flush_into(&mut self.a);
-                grow(&mut self.a, |a| a.alloc(size, u64::MAX))
-                    .ok()
-                    .map(|x| (x, size))
-            }
-        }
-    }
-
-    fn free(&mut self, x: u64, size: u64) {
-        if let Some(o) = cache_order(size) {
-            if 1 << o == size {
-                if !self.cpu.free(o, x) {
-                    if let Some(mut m) = self.depot.absorb(&mut self.cpu, o) {
-                        self.a.free_magazine(&mut m, o);
-                    }
-                    self.cpu.free(o, x);
-                }
-                return;
-            }
-        }
-        let _ = self.a.free(x, size);
-    }
+/// Allocates `n` granules; returns the address and the size taken (small
+/// sizes are rounded up to a power of two, cached or not).
+fn alloc(s: &Space, n: u64) -> Option<(u64, u64)> {
+    let size = cache_order(n).map_or(n, |o| 1 << o);
+    s.alloc(n, u64::MAX).ok().map(|x| (x, size))
 }
 
 /// An occupancy pattern: ranges `(start, len)` of used granules.
@@ -205,9 +251,9 @@ fn pattern(occ: u32, fragmented: bool, rng: &mut Rng) -> Vec<(u64, u64)> {
     out
 }
 
-fn apply_mine(a: &mut HostAlloc, pat: &[(u64, u64)]) {
+fn apply_mine(space: &Space, pat: &[(u64, u64)]) {
     for &(s, n) in pat {
-        grow(a, |a| a.reserve(s << GSHIFT, n << GSHIFT)).expect("reserve");
+        space.reserve(s << GSHIFT, n << GSHIFT).expect("reserve");
     }
 }
 
@@ -342,23 +388,14 @@ fn run_pairs(fragmented: bool) -> Vec<(u32, u64, Cell)> {
         let pat = pattern(occ, fragmented, &mut Rng(0x1234_5678 + occ as u64));
         for &n in &SIZES {
             let mut cell = Cell::default();
-            let mut a = new_alloc();
-            apply_mine(&mut a, &pat);
-            cell.nocache = measure(|| {
-                let x = grow(&mut a, |a| a.alloc(n, u64::MAX)).expect("alloc");
-                a.free(black_box(x), n).expect("free");
-            });
-            let mut a = new_alloc();
-            apply_mine(&mut a, &pat);
-            let mut c = Cached {
-                a,
-                cpu: CpuCache::new(),
-                depot: Depot::new(),
-            };
-            cell.cache = measure(|| {
-                let (x, s) = c.alloc(n).expect("alloc");
-                c.free(black_box(x), s);
-            });
+            for (cached, out) in [(false, &mut cell.nocache), (true, &mut cell.cache)] {
+                let s = new_space(cached);
+                apply_mine(&s, &pat);
+                *out = measure(|| {
+                    let x = s.alloc(n, u64::MAX).expect("alloc");
+                    s.free(black_box(x), n).expect("free");
+                });
+            }
             let mut b = Naive::new();
             apply_naive(&mut b, &pat);
             cell.naive = measure(|| {
@@ -430,28 +467,20 @@ fn main() {
     json.push_str("\n  ],\n");
 
     eprintln!("churn: {CHURN_OPS} ops through the cached path ...");
-    let mut c = Cached {
-        a: new_alloc(),
-        cpu: CpuCache::new(),
-        depot: Depot::new(),
-    };
-    let cell = std::cell::RefCell::new(&mut c);
+    let s = new_space(true);
     let churn_pcp = churn(
         CHURN_OPS,
-        |n| cell.borrow_mut().alloc(n),
-        |x, s| cell.borrow_mut().free(x, s),
+        |n| alloc(&s, n),
+        |x, n| {
+            let _ = s.free(x, n);
+        },
     );
-    let mut a = new_alloc();
-    let cell = std::cell::RefCell::new(&mut a);
+    let s = new_space(false);
     let churn_plain = churn(
         CHURN_OPS,
-        |n| {
-            grow(&mut cell.borrow_mut(), |a| a.alloc(n, u64::MAX))
-                .ok()
-                .map(|x| (x, n))
-        },
-        |x, s| {
-            let _ = cell.borrow_mut().free(x, s);
+        |n| alloc(&s, n),
+        |x, n| {
+            let _ = s.free(x, n);
         },
     );
     eprintln!("churn: {NAIVE_CHURN_OPS} ops through the naive baseline ...");

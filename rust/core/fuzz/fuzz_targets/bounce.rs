@@ -1,4 +1,5 @@
-//! Fuzz bounce areas: mappings disjoint, low bits kept, exact accounting.
+//! Fuzz bounce areas: mappings disjoint, low bits kept, spans aligned and
+//! holding their mapping, exact accounting.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use rsdma_core::bounce::{Area, BounceGeometry, BounceRequest, BounceSlot};
@@ -21,12 +22,18 @@ fuzz_target!(|data: &[u8]| {
                 min_align_mask: [0, 0xfff, 0x3f, y >> 40][(y >> 20) as usize % 4],
                 alloc_align_mask: [0, 0, 0xfff, (y >> 50)][(y >> 22) as usize % 4],
                 boundary_mask: [u64::MAX, 0xffff, (1 << (y >> 58)) - 1][(y >> 24) as usize % 3],
+                span_align_mask: [0, 0xfff, 0xffff, y >> 44][(y >> 26) as usize % 4],
             };
-            if let Ok(t) = a.map(&r) {
+            if let Ok(m) = a.map(&r) {
+                let t = m.tlb_addr;
                 assert_eq!(
                     t & r.min_align_mask & 0x7ff,
                     r.orig & r.min_align_mask & 0x7ff
                 );
+                assert_eq!(m.len, r.len);
+                assert!(m.span_start <= t && t - m.span_start + r.len <= m.span_len);
+                assert_eq!(m.span_start & r.span_align_mask, 0);
+                assert_eq!(m.span_len & r.span_align_mask, 0);
                 assert_eq!(a.lookup(t), Some((r.orig, r.len)));
                 live.push((t, r.orig, r.len));
             }

@@ -2,10 +2,11 @@
 //! line, and forgetting a device empties it.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
+use rsdma_core::dma::Attrs;
 use rsdma_core::tracker::{Direction, MapKind, Mapping, Tracker};
 
 fuzz_target!(|data: &[u8]| {
-    let mut t = Tracker::new(vec![None; 32], !0);
+    let mut t = Tracker::new(vec![None; 32], Attrs::all());
     let dirs = [
         Direction::Bidirectional,
         Direction::ToDevice,
@@ -28,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
             size: s,
             kind: kinds[op[2] as usize % 5],
             dir: dirs[op[3] as usize % 4],
-            attrs: u64::from(op[2] >> 4),
+            attrs: Attrs::from_bits_truncate(u32::from(op[2] >> 4)),
             sg_nents: u32::from(op[3] >> 4),
             cpu_addr: a,
         };

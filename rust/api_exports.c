@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Exports rsdma's C API (include/rsdma.h), defined in rust/kapi/export.rs. */
+/* Exports rsdma's C API (include/rsdma.h), defined in rust/api.rs. */
 #include <linux/export.h>
 #include <linux/module.h>
 
-#include "../../include/rsdma.h"
+#include "../include/rsdma.h"
 
 EXPORT_SYMBOL_GPL(rsdma_attach);
 EXPORT_SYMBOL_GPL(rsdma_detach);

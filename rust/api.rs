@@ -2,7 +2,7 @@
 
 //! rsdma's C API (`include/rsdma.h`): the functions other modules call.
 //!
-//! Compiled into rsdma.ko only; `rust/kapi/exports.c` exports the symbols.
+//! Compiled into rsdma.ko only; `rust/api_exports.c` exports the symbols.
 
 use crate::attach;
 use crate::kapi::{bindings, device::Device};

@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What rsdma tells about a device: the mapping tracker (rsdma-core's
+//! DMA-API-debug state machine), the op counters, and the text of the
+//! device's debugfs `stats` file.
+
+use crate::dev::RsdmaDev;
+use crate::dev_err;
+use crate::kapi::debugfs;
+use crate::kapi::device::{dma_caller, Device};
+use crate::kapi::dma_ops::Installed;
+use crate::kapi::sync::IrqSpinLock;
+use crate::new_irq_spinlock;
+use crate::rsdma_core::dma::{Attrs, Direction};
+use crate::rsdma_core::tracker::{self, Finding, Findings, MapKind, Mapping, Tracker};
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use kernel::prelude::*;
+
+/// Records the tracker keeps per device.
+const TRACKER_RECORDS: usize = 4096;
+
+/// The tracker's record table.
+pub(crate) struct TrackerTable(KVVec<tracker::Slot>);
+
+impl AsRef<[tracker::Slot]> for TrackerTable {
+    fn as_ref(&self) -> &[tracker::Slot] {
+        &self.0
+    }
+}
+
+impl AsMut<[tracker::Slot]> for TrackerTable {
+    fn as_mut(&mut self) -> &mut [tracker::Slot] {
+        &mut self.0
+    }
+}
+
+/// Op counters, shown in debugfs.
+#[derive(Default)]
+pub(crate) struct Stats {
+    pub(crate) maps: AtomicU64,
+    pub(crate) unmaps: AtomicU64,
+    pub(crate) sg_maps: AtomicU64,
+    pub(crate) sg_unmaps: AtomicU64,
+    pub(crate) syncs: AtomicU64,
+    pub(crate) allocs: AtomicU64,
+    pub(crate) frees: AtomicU64,
+    pub(crate) findings: AtomicU64,
+}
+
+impl Stats {
+    /// Counts one event.
+    pub(crate) fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Relaxed);
+    }
+}
+
+/// The tracker of one device (when enabled) and its counters.
+#[pin_data]
+pub(crate) struct Debug {
+    /// The device's identity in tracker records.
+    id: u64,
+    /// Whether the tracker runs (fixed at attach).
+    tracking: bool,
+    #[pin]
+    tracker: IrqSpinLock<Option<Tracker<TrackerTable>>>,
+    pub(crate) stats: Stats,
+}
+
+impl Debug {
+    /// The tracker and counters of `dev`, with the tracker on or off.
+    pub(crate) fn new(dev: &Device, tracking: bool) -> Result<impl PinInit<Self, Error>> {
+        let tracker = if tracking {
+            let mut t = KVVec::with_capacity(TRACKER_RECORDS, GFP_KERNEL)?;
+            for _ in 0..TRACKER_RECORDS {
+                t.push(None, GFP_KERNEL)?;
+            }
+            Some(Tracker::new(TrackerTable(t), tracker::UNMAP_COMPARED_ATTRS))
+        } else {
+            None
+        };
+        let id = dev.as_raw() as usize as u64;
+        Ok(try_pin_init!(Self {
+            id,
+            tracking,
+            tracker <- new_irq_spinlock!(tracker, "Debug::tracker"),
+            stats: Stats::default(),
+        }? Error))
+    }
+
+    /// Whether the tracker runs.
+    pub(crate) fn tracking(&self) -> bool {
+        self.tracking
+    }
+
+    /// A tracker record of a mapping of this device.
+    pub(crate) fn record(
+        &self,
+        addr: u64,
+        size: u64,
+        kind: MapKind,
+        dir: Direction,
+        attrs: Attrs,
+        nents: u32,
+    ) -> Mapping {
+        Mapping {
+            dev: self.id,
+            dev_addr: addr,
+            size,
+            kind,
+            dir,
+            attrs,
+            sg_nents: nents,
+            cpu_addr: 0,
+        }
+    }
+
+    /// Records a new mapping.
+    ///
+    /// `dma_mapping_error()` is inline in the driver and never reaches the
+    /// ops, so rsdma cannot see whether it was called (the kernel's own
+    /// DMA-API debugging checks that): the mapping is recorded as checked.
+    pub(crate) fn mapped(&self, dev: &Device, m: Mapping) {
+        let (id, addr) = (m.dev, m.dev_addr);
+        self.track(dev, |t| {
+            let f = t.map(m);
+            t.mapping_error_checked(id, addr);
+            f
+        });
+    }
+
+    /// Records the end of a mapping; `false` when it must not be carried
+    /// out (it is not mapped, or was unmapped already).
+    pub(crate) fn unmapped(&self, dev: &Device, m: Mapping) -> bool {
+        self.track(dev, |t| t.unmap(m))
+    }
+
+    /// Records a sync of `size` bytes at `addr` for the CPU (`for_cpu`) or
+    /// for the device.
+    pub(crate) fn synced(
+        &self,
+        dev: &Device,
+        addr: u64,
+        size: u64,
+        dir: Direction,
+        nents: Option<u32>,
+        for_cpu: bool,
+    ) {
+        let id = self.id;
+        self.track(dev, |t| {
+            if for_cpu {
+                t.sync_for_cpu(id, addr, size, dir, nents)
+            } else {
+                t.sync_for_device(id, addr, size, dir, nents)
+            }
+        });
+    }
+
+    /// Runs `f` on the tracker, if enabled, and logs what it found.
+    /// Returns whether the operation is sound enough to carry out.
+    fn track(&self, dev: &Device, f: impl FnOnce(&mut Tracker<TrackerTable>) -> Findings) -> bool {
+        if !self.tracking {
+            return true;
+        }
+        let findings = {
+            let mut t = self.tracker.lock();
+            match t.as_mut() {
+                Some(t) => f(t),
+                None => return true,
+            }
+        };
+        if findings.is_empty() {
+            return true;
+        }
+        let caller = dma_caller();
+        let mut ok = true;
+        for finding in findings.iter() {
+            Stats::count(&self.stats.findings);
+            if caller.as_str().is_empty() {
+                dev_err!(dev, "rsdma tracker: {}", finding);
+            } else {
+                dev_err!(
+                    dev,
+                    "rsdma tracker: {} (caller {})",
+                    finding,
+                    caller.as_str()
+                );
+            }
+            if matches!(
+                finding,
+                Finding::UnmapNotMapped { .. } | Finding::DoubleUnmap { .. }
+            ) {
+                ok = false;
+            }
+        }
+        ok
+    }
+
+    /// Logs what the driver left mapped (at most 16 lines), forgets it, and
+    /// returns how many mappings there were.
+    pub(crate) fn report_leaks(&self, dev: &Device) -> usize {
+        let mut leaks = 0usize;
+        if let Some(t) = self.tracker.lock().as_mut() {
+            for f in t.leaks(self.id) {
+                leaks += 1;
+                if leaks <= 16 {
+                    dev_err!(dev, "rsdma tracker: {}", f);
+                }
+            }
+            t.forget(self.id);
+        }
+        leaks
+    }
+
+    /// Live mappings and whether the record table ever overflowed.
+    pub(crate) fn live(&self) -> (usize, bool) {
+        self.tracker
+            .lock()
+            .as_ref()
+            .map_or((0, false), |t| (t.live(), t.overflowed()))
+    }
+}
+
+impl debugfs::Command for Installed<RsdmaDev> {
+    fn run(&self, cmd: &str) -> Result {
+        match cmd {
+            "flush" => {
+                self.data.iommu.flush_all();
+                Ok(())
+            }
+            _ => Err(EINVAL),
+        }
+    }
+
+    fn show(&self, out: &mut dyn core::fmt::Write) {
+        let d = &self.data;
+        let s = &d.debug.stats;
+        let st = d.iommu.space_stats();
+        let (live, overflowed) = d.debug.live();
+        let n = |c: &AtomicU64| c.load(Relaxed);
+        let _ = write!(
+            out,
+            "mode: {}\ncoherent: {}\ngranule: {}\nmaps: {}\nunmaps: {}\nsg_maps: {}\nsg_unmaps: {}\n\
+             syncs: {}\nallocs: {}\nfrees: {}\nmap_failures: {}\nlive_mappings: {}\n\
+             iova_pages_used: {}\niova_pages_high_water: {}\niova_alloc_failures: {}\n\
+             tracker: {}\ntracker_findings: {}\ntracker_overflow: {}\nflushes: {}\n",
+            if d.iommu.is_lazy() { "lazy" } else { "strict" },
+            d.coherent,
+            d.iommu.granule(),
+            n(&s.maps),
+            n(&s.unmaps),
+            n(&s.sg_maps),
+            n(&s.sg_unmaps),
+            n(&s.syncs),
+            n(&s.allocs),
+            n(&s.frees),
+            n(&d.iommu.map_failures),
+            live,
+            st.used,
+            st.high_water,
+            st.alloc_failures,
+            if d.debug.tracking() { "on" } else { "off" },
+            n(&s.findings),
+            overflowed,
+            d.iommu.flushes(),
+        );
+    }
+}

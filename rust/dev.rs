@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The state of one device attached to rsdma: what the ops (`ops.rs`) work
+//! with, one part per concern.
+//!
+//! Lock order (a lock may be taken while holding the ones before it, never
+//! the other way round):
+//!
+//! 1. `Life` (a mutex: attach, detach and teardown only);
+//! 2. a lazy flush queue (`iommu::flush`);
+//! 3. a CPU's IOVA cache, then the IOVA allocator (`iommu::space`).
+//!
+//! The tracker (`debug`), the buffer tree (`coherent`) and the bounce pool
+//! areas (`bounce`) are leaves: nothing else is taken while one is held.
+
+use crate::coherent::Buffers;
+use crate::debug::Debug;
+use crate::iommu::Iommu;
+use crate::kapi::debugfs;
+use crate::kapi::device::Device;
+use crate::kapi::dma_ops::{Installed, Saved};
+use core::sync::atomic::AtomicBool;
+use kernel::prelude::*;
+use kernel::sync::Mutex;
+use kernel::types::ARef;
+
+/// Where a device is in its life with rsdma.
+pub(crate) enum Life {
+    /// Set up, not yet serving the device.
+    Ready,
+    /// Serving the device: its ops point at rsdma.
+    Attached {
+        /// The device's DMA set-up before, put back at teardown.
+        saved: Saved,
+        /// The debugfs `stats` file, then its directory (dropped in that
+        /// order).
+        files: (debugfs::CommandFile<Installed<RsdmaDev>>, debugfs::Dir),
+    },
+    /// Torn down: the device is back as it was.
+    Detached,
+}
+
+/// The state of one attached device.
+#[pin_data]
+pub struct RsdmaDev {
+    pub(crate) dev: ARef<Device>,
+    /// Whether the device snoops the CPU caches.
+    pub(crate) coherent: bool,
+    /// The IOMMU domain and IO address space (first: its timer stops before
+    /// anything else goes).
+    pub(crate) iommu: Pin<KBox<Iommu>>,
+    /// Buffers allocated for the driver.
+    #[pin]
+    pub(crate) buffers: Buffers,
+    /// The tracker and the counters.
+    #[pin]
+    pub(crate) debug: Debug,
+    #[pin]
+    pub(crate) life: Mutex<Life>,
+    /// Whether the unbind action is registered (`kapi::devres`).
+    pub(crate) armed: AtomicBool,
+}

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Mapping memory into the device's IOMMU domain: a physical range or a
+//! scatterlist at one fresh IOVA range, and tearing it down again.
+
+use super::Iommu;
+use crate::kapi::iommu::Prot;
+use crate::kapi::scatterlist::SgList;
+use crate::rsdma_core::iova::SpaceError;
+use crate::rsdma_core::sg as plan;
+use crate::{dev_err, kapi::device::dma_caller};
+use core::sync::atomic::Ordering::Relaxed;
+use kernel::prelude::*;
+
+/// An sg list mapped at one IOVA range.
+pub(crate) struct SgMapped {
+    /// DMA segments written into the list.
+    pub(crate) segments: usize,
+    /// The device address of the first segment.
+    pub(crate) first: u64,
+}
+
+impl Iommu {
+    /// The IOMMU granule in bytes.
+    pub(crate) fn granule(&self) -> u64 {
+        1 << self.shift
+    }
+
+    /// The bytes of whole granules that cover `size` bytes at `addr`.
+    pub(crate) fn granule_span(&self, addr: u64, size: u64) -> Option<usize> {
+        let g = self.granule();
+        let end = (addr & (g - 1)).checked_add(size)?.checked_add(g - 1)?;
+        usize::try_from(end & !(g - 1)).ok()
+    }
+
+    /// Allocates `granules` of IOVA at or below `mask`.  When the space
+    /// runs out, IOVAs still waiting for a lazy invalidation are flushed
+    /// back first, so that a map right after a burst of unmaps never fails
+    /// for want of a flush.
+    fn alloc_iova(&self, granules: u64, mask: u64) -> Result<u64> {
+        let limit = mask.min(self.aperture_end);
+        let r = match self.space.alloc(granules, limit) {
+            Err(SpaceError::NoSpace) if self.flush.is_lazy() => {
+                self.drain();
+                self.space.alloc(granules, limit)
+            }
+            r => r,
+        };
+        r.map_err(|_| {
+            self.map_failures.fetch_add(1, Relaxed);
+            ENOMEM
+        })
+    }
+
+    /// Maps `size` bytes at `phys` (any alignment) at a fresh IOVA range
+    /// under `mask`; returns the device address of `phys`.
+    pub(crate) fn map_range(&self, phys: u64, size: usize, prot: Prot, mask: u64) -> Result<u64> {
+        let off = phys & (self.granule() - 1);
+        let len = match self.granule_span(phys, size as u64) {
+            Some(len) if size != 0 => len,
+            _ => return Err(EINVAL),
+        };
+        let iova = self.alloc_iova((len >> self.shift) as u64, mask)?;
+        if let Err(e) = self.domain.map(iova, phys - off, len, prot) {
+            self.space.free(iova, (len >> self.shift) as u64);
+            self.map_failures.fetch_add(1, Relaxed);
+            dev_err!(
+                self.dev,
+                "rsdma: iommu_map of {} bytes at IOVA {:#x} failed: {:?}",
+                len,
+                iova,
+                e
+            );
+            return Err(e);
+        }
+        Ok(iova + off)
+    }
+
+    /// Unmaps what [`Iommu::map_range`] mapped for `size` bytes at `addr`.
+    pub(crate) fn unmap_range(&self, addr: u64, size: usize) {
+        let g = self.granule();
+        let Some(len) = self.granule_span(addr, size as u64) else {
+            return;
+        };
+        let base = addr & !(g - 1);
+        // Without the tracker (which checks every unmap), at least never
+        // free an IOVA twice: a range whose first page is not mapped was
+        // unmapped already.
+        if self.verify_unmaps && self.domain.iova_to_phys(base) == 0 {
+            dev_err!(
+                self.dev,
+                "rsdma: unmap of {:#x}+{:#x}, which is not mapped (caller {})",
+                addr,
+                size,
+                dma_caller().as_str()
+            );
+            return;
+        }
+        self.release(base, len as u64);
+    }
+
+    /// Maps the entries `segs` (physical address, length) of `sg` at one
+    /// IOVA range, merged within the device's segment limits, and writes
+    /// the DMA segments into `sg`.
+    pub(crate) fn map_sg(
+        &self,
+        sg: &SgList<'_>,
+        segs: &[(u64, u32)],
+        limits: &plan::SgLimits,
+        prot: Prot,
+        mask: u64,
+    ) -> Result<SgMapped> {
+        let n = segs.len();
+        let mut maps = KVec::from_elem(plan::SegMap::default(), n, GFP_ATOMIC)?;
+        let mut out = KVec::from_elem(plan::DmaSegment::default(), n, GFP_ATOMIC)?;
+        let p = plan::plan(segs, limits, &mut maps, &mut out).map_err(|e| {
+            dev_err!(self.dev, "rsdma: map_sg of {} entries: {}", n, e);
+            EINVAL
+        })?;
+        let iova = self.alloc_iova(p.iova_len >> self.shift, mask)?;
+        for (i, m) in maps.iter().take(p.maps).enumerate() {
+            if let Err(e) = self
+                .domain
+                .map(iova + m.iova_offset, m.phys, m.len as usize, prot)
+            {
+                for m in maps.iter().take(i) {
+                    self.domain.unmap(iova + m.iova_offset, m.len as usize);
+                }
+                self.space.free(iova, p.iova_len >> self.shift);
+                self.map_failures.fetch_add(1, Relaxed);
+                dev_err!(self.dev, "rsdma: map_sg: iommu_map failed: {:?}", e);
+                return Err(ENOMEM);
+            }
+        }
+        for (i, e) in sg.iter().enumerate() {
+            match out.get(i) {
+                Some(s) if i < p.segments => e.set_dma(iova + s.iova_offset, s.len),
+                _ => e.set_dma(crate::kapi::dma_ops::DMA_MAPPING_ERROR, 0),
+            }
+        }
+        Ok(SgMapped {
+            segments: p.segments,
+            first: out.first().map_or(iova, |s| iova + s.iova_offset),
+        })
+    }
+
+    /// Unmaps an sg list [`Iommu::map_sg`] mapped: its DMA segments run
+    /// from `first` to `end` in one IOVA range.
+    pub(crate) fn unmap_sg(&self, first: u64, end: u64) {
+        let g = self.granule();
+        let base = first & !(g - 1);
+        if let Some(end) = end.checked_add(g - 1) {
+            self.release(base, (end & !(g - 1)).saturating_sub(base));
+        }
+    }
+
+    /// The physical address the domain translates `iova` to (0: none).
+    pub(crate) fn iova_to_phys(&self, iova: u64) -> u64 {
+        self.domain.iova_to_phys(iova)
+    }
+}

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The IO address space of a device: rsdma-core's [`IovaSpace`] (bitmap
+//! allocator, per-CPU magazine caches, growth outside the lock) over kernel
+//! memory and `IrqSpinLock`s.
+
+use crate::dev_err;
+use crate::kapi::device::Device;
+use crate::kapi::sync::{IrqSaveBackend, IrqSpinLock};
+use crate::kapi::time;
+use crate::new_irq_spinlock;
+use crate::rsdma_core::iova::{
+    CpuCache, GrowContext, IovaAllocator, IovaConfig, IovaSpace, IovaStats, Lock, Slot, SpaceEnv,
+    SpaceError,
+};
+use kernel::prelude::*;
+use kernel::types::ARef;
+
+impl<T> Lock for IrqSpinLock<T> {
+    type Target = T;
+    type Guard<'a>
+        = kernel::sync::lock::Guard<'a, T, IrqSaveBackend>
+    where
+        Self: 'a;
+
+    fn lock(&self) -> Self::Guard<'_> {
+        kernel::sync::lock::Lock::lock(self)
+    }
+}
+
+/// A chunk of the IOVA bitmap.
+pub(crate) struct Chunk(KVec<u64>);
+
+impl AsRef<[u64]> for Chunk {
+    fn as_ref(&self) -> &[u64] {
+        &self.0
+    }
+}
+
+impl AsMut<[u64]> for Chunk {
+    fn as_mut(&mut self) -> &mut [u64] {
+        &mut self.0
+    }
+}
+
+/// The IOVA allocator's chunk table.
+pub(crate) struct ChunkTable(KVVec<Slot<Chunk>>);
+
+impl AsRef<[Slot<Chunk>]> for ChunkTable {
+    fn as_ref(&self) -> &[Slot<Chunk>] {
+        &self.0
+    }
+}
+
+impl AsMut<[Slot<Chunk>]> for ChunkTable {
+    fn as_mut(&mut self) -> &mut [Slot<Chunk>] {
+        &mut self.0
+    }
+}
+
+/// Kernel memory, kernel locks and the current CPU, for [`IovaSpace`].
+pub(crate) struct Kernel;
+
+impl SpaceEnv for Kernel {
+    type Chunk = Chunk;
+    type Table = ChunkTable;
+    type AllocLock = Pin<KBox<IrqSpinLock<IovaAllocator<Chunk, ChunkTable>>>>;
+    type CacheLock = Pin<KBox<IrqSpinLock<CpuCache>>>;
+    type Caches = KVec<Self::CacheLock>;
+
+    fn cpu(&self) -> usize {
+        time::cpu_hint()
+    }
+
+    fn new_chunk(&self, words: usize, ctx: GrowContext) -> Option<Chunk> {
+        let gfp = match ctx {
+            GrowContext::Atomic => GFP_ATOMIC,
+            GrowContext::MaySleep => GFP_KERNEL,
+        };
+        KVec::from_elem(0u64, words, gfp).ok().map(Chunk)
+    }
+}
+
+/// A device's IO address space.
+pub(crate) struct Space {
+    dev: ARef<Device>,
+    iovas: IovaSpace<Kernel>,
+}
+
+impl Space {
+    /// A space of `2^bits` bytes in granules of `2^shift` bytes, with one
+    /// cache per possible CPU.
+    pub(crate) fn new(dev: &Device, shift: u32, bits: u32) -> Result<Self> {
+        let cfg = IovaConfig::new(shift, bits).map_err(|e| {
+            dev_err!(
+                dev,
+                "rsdma: unsupported IO address space ({} bits, granule {}): {}",
+                bits,
+                1u64 << shift,
+                e
+            );
+            EINVAL
+        })?;
+        let mut slots = KVVec::with_capacity(cfg.chunk_count(), GFP_KERNEL)?;
+        for _ in 0..cfg.chunk_count() {
+            slots.push(Slot::new(), GFP_KERNEL)?;
+        }
+        let alloc = IovaAllocator::new(cfg, ChunkTable(slots)).map_err(|_| EINVAL)?;
+        let alloc = KBox::pin_init(new_irq_spinlock!(alloc, "Space::alloc"), GFP_KERNEL)?;
+        let cpus = time::nr_cpu_ids();
+        let mut caches = KVec::with_capacity(cpus, GFP_KERNEL)?;
+        for _ in 0..cpus {
+            caches.push(
+                KBox::pin_init(
+                    new_irq_spinlock!(CpuCache::new(), "Space::caches"),
+                    GFP_KERNEL,
+                )?,
+                GFP_KERNEL,
+            )?;
+        }
+        Ok(Self {
+            dev: dev.get(),
+            iovas: IovaSpace::new(Kernel, alloc, caches),
+        })
+    }
+
+    /// Keeps `len` bytes at `start` out of the space (at set-up).
+    pub(crate) fn reserve(&self, start: u64, len: u64) -> Result {
+        self.iovas.reserve(start, len).map(|_| ()).map_err(|e| {
+            dev_err!(
+                self.dev,
+                "rsdma: cannot reserve IOVA {:#x}+{:#x}: {}",
+                start,
+                len,
+                e
+            );
+            match e {
+                SpaceError::NoMemory => ENOMEM,
+                _ => EINVAL,
+            }
+        })
+    }
+
+    /// `granules` of IOVA at or below `limit`.
+    pub(crate) fn alloc(&self, granules: u64, limit: u64) -> Result<u64, SpaceError> {
+        self.iovas.alloc(granules, limit)
+    }
+
+    /// Gives back what [`Space::alloc`] returned.
+    pub(crate) fn free(&self, iova: u64, granules: u64) {
+        if let Err(e) = self.iovas.free(iova, granules) {
+            dev_err!(self.dev, "rsdma: IOVA free of {:#x} rejected: {}", iova, e);
+        }
+    }
+
+    /// Returns every CPU cache's IOVAs to the bitmap.
+    pub(crate) fn flush_caches(&self) {
+        self.iovas.flush_caches();
+    }
+
+    /// The allocator's counters.
+    pub(crate) fn stats(&self) -> IovaStats {
+        self.iovas.stats()
+    }
+}
