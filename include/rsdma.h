@@ -4,7 +4,9 @@
  *
  * A driver that sets driver_managed_dma calls rsdma_attach() on its device
  * (typically in probe); from then on the kernel's DMA API on that device is
- * served by rsdma, through an IOMMU domain rsdma owns.  rsdma_detach()
+ * served by rsdma: through an IOMMU domain rsdma owns when an IOMMU
+ * translates the device, otherwise directly, with a bounce buffer for memory
+ * the device cannot reach.  rsdma_detach()
  * restores the device as it was; unbinding the driver does so too.
  */
 #ifndef RSDMA_H
@@ -18,6 +20,13 @@ struct device;
 #define RSDMA_ATTACH_LAZY		(1U << 0)
 /* Do not run the mapping tracker on this device. */
 #define RSDMA_ATTACH_NO_TRACKER		(1U << 1)
+/*
+ * Treat the device as untrusted even if its bus does not say so: behind an
+ * IOMMU, a mapping that does not fill whole IOMMU granules is bounced, so
+ * the device cannot reach the data around it.  PCI devices the kernel marks
+ * untrusted (external ports) are treated so without this flag.
+ */
+#define RSDMA_ATTACH_UNTRUSTED		(1U << 2)
 
 struct rsdma_config {
 	__u32 flags;		/* RSDMA_ATTACH_* */

@@ -17,6 +17,8 @@ pub struct Config {
     pub flush_ms: u32,
     /// Do not run the mapping tracker.
     pub no_tracker: bool,
+    /// Bounce mappings that do not fill whole IOMMU granules.
+    pub untrusted: bool,
 }
 
 /// Attaches `dev` to rsdma (`rsdma_attach`).
@@ -27,6 +29,9 @@ pub fn attach(dev: &Device, cfg: &Config) -> Result {
     }
     if cfg.no_tracker {
         flags |= bindings::RSDMA_ATTACH_NO_TRACKER;
+    }
+    if cfg.untrusted {
+        flags |= bindings::RSDMA_ATTACH_UNTRUSTED;
     }
     let c = bindings::rsdma_config {
         flags,
