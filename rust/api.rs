@@ -28,7 +28,9 @@ pub unsafe extern "C" fn rsdma_attach(
         Some(c) => (c.flags, c.flush_ms),
         None => (0, 0),
     };
-    let known = bindings::RSDMA_ATTACH_LAZY | bindings::RSDMA_ATTACH_NO_TRACKER;
+    let known = bindings::RSDMA_ATTACH_LAZY
+        | bindings::RSDMA_ATTACH_NO_TRACKER
+        | bindings::RSDMA_ATTACH_UNTRUSTED;
     if flags & !known != 0 {
         crate::dev_err!(dev, "rsdma: unknown attach flags {:#x}", flags & !known);
         return kernel::error::code::EINVAL.to_errno();
@@ -37,6 +39,7 @@ pub unsafe extern "C" fn rsdma_attach(
         lazy: flags & bindings::RSDMA_ATTACH_LAZY != 0,
         flush_ms,
         tracker: flags & bindings::RSDMA_ATTACH_NO_TRACKER == 0 && crate::tracker_default(),
+        untrusted: flags & bindings::RSDMA_ATTACH_UNTRUSTED != 0,
     };
     match attach::attach(dev, cfg) {
         Ok(()) => 0,

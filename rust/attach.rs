@@ -5,6 +5,7 @@
 //! unbinding, reports what the driver left mapped and restores the device
 //! exactly as it was ([`teardown`]).
 
+use crate::bounce::Bounce;
 use crate::coherent::Buffers;
 use crate::debug::Debug;
 use crate::dev::{Life, RsdmaDev};
@@ -26,6 +27,9 @@ pub struct Config {
     pub flush_ms: u32,
     /// Run the mapping tracker.
     pub tracker: bool,
+    /// Bounce mappings that do not fill whole IOMMU granules (also when
+    /// the bus marks the device untrusted).
+    pub untrusted: bool,
 }
 
 impl devres::Release for Installed<RsdmaDev> {
@@ -38,8 +42,9 @@ impl devres::Release for Installed<RsdmaDev> {
     }
 }
 
-/// Checks that rsdma can serve `dev` at all.
-fn check(dev: &Device) -> Result {
+/// Checks that rsdma can serve `dev` at all; returns whether an IOMMU
+/// translates it.
+fn check(dev: &Device) -> Result<bool> {
     if !dma_ops::kernel_has_dma_ops() {
         dev_err!(dev, "rsdma: this kernel has no per-device DMA ops (CONFIG_ARCH_HAS_DMA_OPS; on arm64 it comes with CONFIG_XEN)");
         return Err(errno::not_supported());
@@ -49,14 +54,8 @@ fn check(dev: &Device) -> Result {
         return Err(errno::exists());
     }
     match iommu::group_size(dev) {
-        0 => {
-            dev_err!(
-                dev,
-                "rsdma: device has no IOMMU group (no IOMMU translates it)"
-            );
-            Err(ENODEV)
-        }
-        1 => Ok(()),
+        0 => Ok(false),
+        1 => Ok(true),
         n => {
             dev_err!(
                 dev,
@@ -68,19 +67,33 @@ fn check(dev: &Device) -> Result {
     }
 }
 
-/// Attaches `dev` to rsdma.
+/// Attaches `dev` to rsdma: behind its own IOMMU domain when an IOMMU
+/// translates it, otherwise direct with bounce pools under its mask.
 pub fn attach(dev: &Device, cfg: Config) -> Result {
-    check(dev)?;
-    let iommu = KBox::pin_init(
-        Iommu::new(dev, cfg.lazy, cfg.flush_ms, !cfg.tracker)?,
-        GFP_KERNEL,
-    )?;
+    let has_iommu = check(dev)?;
+    let untrusted = cfg.untrusted || dev.is_untrusted();
+    let coherent = dev.is_dma_coherent();
+    let iommu = if has_iommu {
+        let init = Iommu::new(dev, cfg.lazy, cfg.flush_ms, !cfg.tracker)?;
+        Some(KBox::pin_init(init, GFP_KERNEL)?)
+    } else {
+        None
+    };
+    let bounce = if !has_iommu || untrusted {
+        let b = Bounce::new(dev, coherent, has_iommu, dev.dma_mask())
+            .inspect_err(|e| dev_err!(dev, "rsdma: cannot set up the bounce pool: {:?}", e))?;
+        Some(b)
+    } else {
+        None
+    };
     let debug = Debug::new(dev, cfg.tracker)?;
     let state = Arc::pin_init(
         Installed::new(try_pin_init!(RsdmaDev {
             dev: dev.get(),
-            coherent: dev.is_dma_coherent(),
+            coherent,
+            untrusted,
             iommu,
+            bounce,
             buffers <- Buffers::new(),
             debug <- debug,
             life <- new_mutex!(Life::Ready, "RsdmaDev::life"),
@@ -90,13 +103,15 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
     )?;
     // The domain is attached only once the state that owns it exists, so an
     // error on the way frees a domain no device is attached to.
-    state.data.iommu.attach(dev).inspect_err(|e| {
-        dev_err!(
-            dev,
-            "rsdma: cannot attach the IOMMU domain: {:?} (does the driver set driver_managed_dma?)",
-            e
-        )
-    })?;
+    if let Some(iommu) = state.data.iommu.as_deref() {
+        iommu.attach(dev).inspect_err(|e| {
+            dev_err!(
+                dev,
+                "rsdma: cannot attach the IOMMU domain: {:?} (does the driver set driver_managed_dma?)",
+                e
+            )
+        })?;
+    }
     {
         let mut life = state.data.life.lock();
         let saved = dma_ops::install(dev, state.clone());
@@ -113,15 +128,28 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
         return Err(e);
     }
     let d = &state.data;
-    dev_info!(
-        dev,
-        "rsdma: attached ({} invalidation, granule {} KiB, IOVA space {} bits, tracker {}, {}coherent)",
-        if cfg.lazy { "lazy" } else { "strict" },
-        d.iommu.granule() >> 10,
-        d.iommu.space_bits(),
-        if cfg.tracker { "on" } else { "off" },
-        if d.coherent { "" } else { "non-" }
-    );
+    let tracker = if cfg.tracker { "on" } else { "off" };
+    let nc = if d.coherent { "" } else { "non-" };
+    let trust = if untrusted { ", untrusted" } else { "" };
+    match d.iommu.as_deref() {
+        Some(iommu) => dev_info!(
+            dev,
+            "rsdma: attached ({} invalidation, granule {} KiB, IOVA space {} bits, tracker {}, {}coherent{})",
+            if cfg.lazy { "lazy" } else { "strict" },
+            iommu.granule() >> 10,
+            iommu.space_bits(),
+            tracker,
+            nc,
+            trust
+        ),
+        None => dev_info!(
+            dev,
+            "rsdma: attached (direct+bounce, no IOMMU, DMA mask {:#x}, tracker {}, {}coherent)",
+            dev.dma_mask(),
+            tracker,
+            nc
+        ),
+    }
     Ok(())
 }
 
@@ -159,9 +187,13 @@ fn teardown(state: &Arc<Installed<RsdmaDev>>, why: &str) {
         }
     };
     let _device_ref = dma_ops::restore(dev, state, saved);
-    d.iommu.drain();
+    if let Some(iommu) = d.iommu.as_deref() {
+        iommu.drain();
+    }
     let leaks = d.debug.report_leaks(dev);
-    d.iommu.detach(dev);
+    if let Some(iommu) = d.iommu.as_deref() {
+        iommu.detach(dev);
+    }
     d.abandon_buffers();
     if leaks > 0 {
         dev_err!(

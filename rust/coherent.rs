@@ -5,6 +5,7 @@
 //! address until the driver frees it.
 
 use crate::dev::RsdmaDev;
+use crate::kapi::bindings;
 use crate::kapi::iommu::Prot;
 use crate::kapi::page::{Pages, SharedPages};
 use crate::kapi::sync::IrqSpinLock;
@@ -13,12 +14,25 @@ use crate::{dev_err, dev_warn};
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNode};
 
+/// The zone to allocate from for memory at or below `mask` (physical
+/// addresses equal bus addresses on the platforms rsdma runs on; the caller
+/// checks the result).
+pub(crate) fn zone_below(mask: u64) -> bindings::gfp_t {
+    if mask == u64::MAX {
+        0
+    } else if mask >= u64::from(u32::MAX) {
+        bindings::RSDMA_GFP_DMA32
+    } else {
+        bindings::RSDMA_GFP_DMA
+    }
+}
+
 /// A buffer handed to the driver.
 struct Buffer {
     pages: SharedPages,
     /// Bytes the driver asked for.
     size: usize,
-    /// Device-visible bytes mapped for it (whole granules).
+    /// IOVA bytes mapped for it (whole granules; 0 on the direct route).
     mapped: usize,
 }
 
@@ -35,7 +49,7 @@ pub(crate) struct NewBuffer {
     pub(crate) phys: u64,
     /// The kernel address, as `alloc` returns it.
     pub(crate) cpu: usize,
-    /// Device-visible bytes mapped.
+    /// Bytes the device may reach (whole granules behind an IOMMU).
     pub(crate) mapped: usize,
 }
 
@@ -78,13 +92,33 @@ impl RsdmaDev {
         if size == 0 {
             return Err(EINVAL);
         }
-        let pages = Pages::alloc_gfp(size, gfp)?.into_shared();
-        let phys = pages.phys();
-        let mapped = self.iommu.granule_span(0, size as u64).ok_or(EINVAL)?;
-        let dma = self
-            .iommu
-            .map_range(phys, mapped, prot, self.dev.coherent_dma_mask())?;
-        let cpu = pages.as_ptr() as usize;
+        let mask = self.dev.coherent_dma_mask();
+        let (pages, dma, mapped) = match self.iommu.as_deref() {
+            Some(iommu) => {
+                let pages = Pages::alloc_gfp(size, gfp)?.into_shared();
+                let mapped = iommu.granule_span(0, size as u64).ok_or(EINVAL)?;
+                let dma = iommu.map_range(pages.phys(), mapped, prot, mask)?;
+                (pages, dma, mapped)
+            }
+            None => {
+                let pages = Pages::alloc_gfp(size, gfp | zone_below(mask))?.into_shared();
+                let dma = self.dev.phys_to_dma(pages.phys());
+                if dma
+                    .checked_add(size as u64 - 1)
+                    .map_or(true, |last| last > mask)
+                {
+                    dev_err!(
+                        self.dev,
+                        "rsdma: no memory for {} bytes under the coherent mask {:#x}",
+                        size,
+                        mask
+                    );
+                    return Err(ENOMEM);
+                }
+                (pages, dma, 0)
+            }
+        };
+        let (phys, cpu) = (pages.phys(), pages.as_ptr() as usize);
         let buffer = Buffer {
             pages,
             size,
@@ -93,7 +127,9 @@ impl RsdmaDev {
         let node = match RBTreeNode::new(dma, buffer, GFP_ATOMIC) {
             Ok(n) => n,
             Err(e) => {
-                self.iommu.unmap_range(dma, mapped);
+                if let Some(iommu) = self.iommu.as_deref() {
+                    iommu.unmap_range(dma, mapped);
+                }
                 return Err(e);
             }
         };
@@ -102,7 +138,7 @@ impl RsdmaDev {
             dma,
             phys,
             cpu,
-            mapped,
+            mapped: mapped.max(size),
         })
     }
 
@@ -175,8 +211,10 @@ impl RsdmaDev {
             return false;
         };
         // The device loses access before the pages go back.
-        self.iommu.unmap_range(dma, b.mapped);
-        self.iommu.drain();
+        if let Some(iommu) = self.iommu.as_deref() {
+            iommu.unmap_range(dma, b.mapped);
+            iommu.drain();
+        }
         drop(b);
         true
     }

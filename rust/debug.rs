@@ -45,6 +45,9 @@ pub(crate) struct Stats {
     pub(crate) allocs: AtomicU64,
     pub(crate) frees: AtomicU64,
     pub(crate) findings: AtomicU64,
+    /// Mappings that went direct, and that were bounced.
+    pub(crate) direct_maps: AtomicU64,
+    pub(crate) bounce_maps: AtomicU64,
 }
 
 impl Stats {
@@ -222,11 +225,12 @@ impl Debug {
 
 impl debugfs::Command for Installed<RsdmaDev> {
     fn run(&self, cmd: &str) -> Result {
-        match cmd {
-            "flush" => {
-                self.data.iommu.flush_all();
+        match (cmd, self.data.iommu.as_deref()) {
+            ("flush", Some(iommu)) => {
+                iommu.flush_all();
                 Ok(())
             }
+            ("flush", None) => Ok(()),
             _ => Err(EINVAL),
         }
     }
@@ -234,18 +238,26 @@ impl debugfs::Command for Installed<RsdmaDev> {
     fn show(&self, out: &mut dyn core::fmt::Write) {
         let d = &self.data;
         let s = &d.debug.stats;
-        let st = d.iommu.space_stats();
         let (live, overflowed) = d.debug.live();
         let n = |c: &AtomicU64| c.load(Relaxed);
+        let iommu = d.iommu.as_deref();
         let _ = write!(
             out,
-            "mode: {}\ncoherent: {}\ngranule: {}\nmaps: {}\nunmaps: {}\nsg_maps: {}\nsg_unmaps: {}\n\
-             syncs: {}\nallocs: {}\nfrees: {}\nmap_failures: {}\nlive_mappings: {}\n\
-             iova_pages_used: {}\niova_pages_high_water: {}\niova_alloc_failures: {}\n\
-             tracker: {}\ntracker_findings: {}\ntracker_overflow: {}\nflushes: {}\n",
-            if d.iommu.is_lazy() { "lazy" } else { "strict" },
+            "mode: {}\niommu: {}\nuntrusted: {}\ncoherent: {}\ngranule: {}\n",
+            if iommu.is_some_and(|i| i.is_lazy()) {
+                "lazy"
+            } else {
+                "strict"
+            },
+            if iommu.is_some() { "yes" } else { "no" },
+            d.untrusted,
             d.coherent,
-            d.iommu.granule(),
+            iommu.map_or(crate::kapi::page::PAGE_SIZE as u64, |i| i.granule()),
+        );
+        let _ = write!(
+            out,
+            "maps: {}\nunmaps: {}\nsg_maps: {}\nsg_unmaps: {}\nsyncs: {}\nallocs: {}\n\
+             frees: {}\nmap_failures: {}\nlive_mappings: {}\n",
             n(&s.maps),
             n(&s.unmaps),
             n(&s.sg_maps),
@@ -253,15 +265,33 @@ impl debugfs::Command for Installed<RsdmaDev> {
             n(&s.syncs),
             n(&s.allocs),
             n(&s.frees),
-            n(&d.iommu.map_failures),
+            iommu.map_or(0, |i| n(&i.map_failures)),
             live,
+        );
+        let st = iommu.map(|i| i.space_stats()).unwrap_or_default();
+        let _ = write!(
+            out,
+            "iova_pages_used: {}\niova_pages_high_water: {}\niova_alloc_failures: {}\n\
+             tracker: {}\ntracker_findings: {}\ntracker_overflow: {}\nflushes: {}\n",
             st.used,
             st.high_water,
             st.alloc_failures,
             if d.debug.tracking() { "on" } else { "off" },
             n(&s.findings),
             overflowed,
-            d.iommu.flushes(),
+            iommu.map_or(0, |i| i.flushes()),
+        );
+        let b = d.bounce.as_ref().map(|b| b.stats());
+        let _ = write!(
+            out,
+            "direct_maps: {}\nbounce_maps: {}\nbounce_pools: {}\nbounce_slots_used: {}\n\
+             bounce_slots_high_water: {}\nbounce_failures: {}\n",
+            n(&s.direct_maps),
+            n(&s.bounce_maps),
+            b.as_ref().map_or(0, |b| b.pools),
+            b.as_ref().map_or(0, |b| b.used),
+            b.as_ref().map_or(0, |b| b.high_water),
+            b.as_ref().map_or(0, |b| b.failures),
         );
     }
 }

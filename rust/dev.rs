@@ -10,9 +10,10 @@
 //! 2. a lazy flush queue (`iommu::flush`);
 //! 3. a CPU's IOVA cache, then the IOVA allocator (`iommu::space`).
 //!
-//! The tracker (`debug`), the buffer tree (`coherent`) and the bounce pool
-//! areas (`bounce`) are leaves: nothing else is taken while one is held.
+//! The tracker (`debug`), the buffer tree (`coherent`) and each bounce pool
+//! (`bounce`) are leaves: nothing else is taken while one is held.
 
+use crate::bounce::Bounce;
 use crate::coherent::Buffers;
 use crate::debug::Debug;
 use crate::iommu::Iommu;
@@ -46,9 +47,13 @@ pub struct RsdmaDev {
     pub(crate) dev: ARef<Device>,
     /// Whether the device snoops the CPU caches.
     pub(crate) coherent: bool,
-    /// The IOMMU domain and IO address space (first: its timer stops before
-    /// anything else goes).
-    pub(crate) iommu: Pin<KBox<Iommu>>,
+    /// Whether mappings that do not fill whole IOMMU granules are bounced.
+    pub(crate) untrusted: bool,
+    /// The IOMMU domain and IO address space, when an IOMMU translates the
+    /// device (first: its timer stops before anything else goes).
+    pub(crate) iommu: Option<Pin<KBox<Iommu>>>,
+    /// Bounce pools: without an IOMMU, or for an untrusted device.
+    pub(crate) bounce: Option<Bounce>,
     /// Buffers allocated for the driver.
     #[pin]
     pub(crate) buffers: Buffers,
@@ -59,4 +64,16 @@ pub struct RsdmaDev {
     pub(crate) life: Mutex<Life>,
     /// Whether the unbind action is registered (`kapi::devres`).
     pub(crate) armed: AtomicBool,
+}
+
+impl RsdmaDev {
+    /// The IOMMU backend, for a route that needs one.
+    pub(crate) fn iommu(&self) -> Result<&Iommu> {
+        self.iommu.as_deref().ok_or(EINVAL)
+    }
+
+    /// The bounce pools, for a route that needs them.
+    pub(crate) fn bounce(&self) -> Result<&Bounce> {
+        self.bounce.as_ref().ok_or(EINVAL)
+    }
 }

@@ -1,42 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The DMA operations of an attached device: one short function per op of
-//! `struct dma_map_ops`.  Each reads the same way: where the memory goes
-//! (the backend), then the cache maintenance a non-coherent device needs,
-//! then the bookkeeping (counters, tracker).
+//! `struct dma_map_ops`.  Each reads the same way: the route and its backend
+//! (`route.rs`, with the cache maintenance the route needs), then the
+//! bookkeeping (counters, tracker).
 
 use crate::debug::Stats;
 use crate::dev::RsdmaDev;
 use crate::kapi::device::Device;
-use crate::kapi::dma_ops::{Coherent, Operations, SgTableOut, Vma};
+use crate::kapi::dma_ops::{Coherent, Lent, Operations, SgTableOut, Vma, DMA_MAPPING_ERROR};
 use crate::kapi::iommu::Prot;
 use crate::kapi::page::PAGE_SIZE;
 use crate::kapi::scatterlist::SgList;
+use crate::route::{prot_for, Owner};
 use crate::rsdma_core::dma::{Attrs, Direction};
 use crate::rsdma_core::sg::SgLimits;
 use crate::rsdma_core::tracker::{MapKind, Mapping};
-use crate::{dev_err, dev_warn};
+use crate::{bounce, dev_err, dev_warn};
 use kernel::prelude::*;
-
-/// The mapping rights for `dir`.
-fn prot_for(dir: Direction, coherent: bool, attrs: Attrs) -> Prot {
-    let mut p = match dir {
-        Direction::ToDevice => Prot::READ,
-        Direction::FromDevice => Prot::WRITE,
-        Direction::Bidirectional | Direction::None => Prot::READ.union(Prot::WRITE),
-    };
-    if coherent {
-        p = p.union(Prot::CACHE);
-    }
-    if attrs.contains(Attrs::PRIVILEGED) {
-        p = p.union(Prot::PRIV);
-    }
-    p
-}
 
 /// The sum of the lengths of `sg`'s entries.
 fn sg_bytes(sg: &SgList<'_>) -> u64 {
     sg.iter().map(|e| u64::from(e.length())).sum()
+}
+
+/// The entry count of `sg`, for the tracker.
+fn sg_nents(sg: &SgList<'_>) -> u32 {
+    u32::try_from(sg.len()).unwrap_or(u32::MAX)
 }
 
 impl RsdmaDev {
@@ -55,9 +45,80 @@ impl RsdmaDev {
         }
     }
 
-    /// The physical address behind the device address `addr` (0: none).
-    fn phys_of(&self, addr: u64) -> u64 {
-        self.iommu.iova_to_phys(addr)
+    /// Maps `sg` entry by entry, each by its own route; on failure undoes
+    /// the entries already mapped.
+    fn map_sg_entries(&self, sg: &SgList<'_>, dir: Direction, attrs: Attrs) -> Result<usize> {
+        let mut done = 0usize;
+        let mut r = Ok(());
+        for e in sg.iter() {
+            let len = e.length();
+            r = e
+                .lend()
+                .ok_or(EINVAL)
+                .and_then(|mem| self.map_one(mem, dir, attrs))
+                .map(|addr| e.set_dma(addr, len));
+            if r.is_err() {
+                break;
+            }
+            done += 1;
+        }
+        if let Err(err) = r {
+            for e in sg.iter().take(done) {
+                self.unmap_one(
+                    e.dma_address(),
+                    e.dma_len() as usize,
+                    dir,
+                    Attrs::SKIP_CPU_SYNC,
+                );
+            }
+            return Err(err);
+        }
+        // Past the last segment, no DMA length.
+        for e in sg.iter().skip(done) {
+            e.set_dma(DMA_MAPPING_ERROR, 0);
+        }
+        Ok(done)
+    }
+
+    /// Maps `sg` at one IOVA range, merged within the device's limits.
+    fn map_sg_iova(&self, sg: &SgList<'_>, dir: Direction, attrs: Attrs) -> Result<usize> {
+        let iommu = self.iommu()?;
+        let mut segs = KVec::with_capacity(sg.len(), GFP_ATOMIC)?;
+        for e in sg.iter() {
+            segs.push((e.phys(), e.length()), GFP_ATOMIC)?;
+        }
+        let limits = SgLimits {
+            max_seg_size: self.dev.max_seg_size(),
+            seg_boundary_mask: self.dev.seg_boundary(),
+            granule_shift: iommu.granule().trailing_zeros(),
+        };
+        let prot = prot_for(dir, self.coherent, attrs);
+        let mapped = iommu.map_sg(sg, &segs, &limits, prot, self.dev.dma_mask())?;
+        if !attrs.contains(Attrs::SKIP_CPU_SYNC) {
+            for &(p, l) in segs.iter() {
+                self.sync_for_device_phys(p, l as usize, dir);
+            }
+        }
+        Ok(mapped.segments)
+    }
+
+    /// Unmaps an sg list [`RsdmaDev::map_sg_iova`] mapped.
+    fn unmap_sg_iova(&self, sg: &SgList<'_>, dir: Direction, attrs: Attrs) {
+        let mut first = None;
+        let mut end = 0u64;
+        for e in sg.iter().filter(|e| e.dma_len() != 0) {
+            first.get_or_insert(e.dma_address());
+            end = e.dma_address().saturating_add(u64::from(e.dma_len()));
+        }
+        let (Some(first), Ok(iommu)) = (first, self.iommu()) else {
+            return;
+        };
+        if !attrs.contains(Attrs::SKIP_CPU_SYNC) {
+            for e in sg.iter() {
+                self.sync_for_cpu_phys(e.phys(), e.length() as usize, dir);
+            }
+        }
+        iommu.unmap_sg(first, end);
     }
 
     /// Hands `size` bytes at `addr` to `to` (`dma_sync_single_*`).
@@ -65,13 +126,7 @@ impl RsdmaDev {
         Stats::count(&self.debug.stats.syncs);
         self.debug
             .synced(&self.dev, addr, size as u64, dir, None, to == Owner::Cpu);
-        if self.coherent {
-            return;
-        }
-        let phys = self.phys_of(addr);
-        if phys != 0 {
-            self.sync_phys(phys, size, dir, to);
-        }
+        self.sync_one(addr, size, dir, to);
     }
 
     /// Hands a mapped sg list to `to` (`dma_sync_sg_*`).
@@ -80,48 +135,35 @@ impl RsdmaDev {
         let Some(first) = sg.iter().next() else {
             return;
         };
-        let n = u32::try_from(sg.len()).unwrap_or(u32::MAX);
         let (addr, bytes) = (first.dma_address(), sg_bytes(sg));
-        self.debug
-            .synced(&self.dev, addr, bytes, dir, Some(n), to == Owner::Cpu);
+        self.debug.synced(
+            &self.dev,
+            addr,
+            bytes,
+            dir,
+            Some(sg_nents(sg)),
+            to == Owner::Cpu,
+        );
+        if self.sg_per_entry() {
+            for e in sg.iter().filter(|e| e.dma_len() != 0) {
+                self.sync_one(e.dma_address(), e.dma_len() as usize, dir, to);
+            }
+            return;
+        }
         for e in sg.iter() {
-            self.sync_phys(e.phys(), e.length() as usize, dir, to);
+            match to {
+                Owner::Cpu => self.sync_for_cpu_phys(e.phys(), e.length() as usize, dir),
+                Owner::Device => self.sync_for_device_phys(e.phys(), e.length() as usize, dir),
+            }
         }
     }
-
-    /// Cache maintenance handing `len` bytes at `phys` to `to`.
-    fn sync_phys(&self, phys: u64, len: usize, dir: Direction, to: Owner) {
-        match to {
-            Owner::Cpu => self.sync_for_cpu_phys(phys, len, dir),
-            Owner::Device => self.sync_for_device_phys(phys, len, dir),
-        }
-    }
-}
-
-/// Who a sync hands the buffer to.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Owner {
-    Cpu,
-    Device,
 }
 
 #[vtable]
 impl Operations for RsdmaDev {
-    fn map_page(
-        &self,
-        _dev: &Device,
-        phys: u64,
-        size: usize,
-        dir: Direction,
-        attrs: Attrs,
-    ) -> Result<u64> {
-        let prot = prot_for(dir, self.coherent, attrs);
-        let addr = self
-            .iommu
-            .map_range(phys, size, prot, self.dev.dma_mask())?;
-        if !attrs.contains(Attrs::SKIP_CPU_SYNC) {
-            self.sync_for_device_phys(phys, size, dir);
-        }
+    fn map_page(&self, _dev: &Device, mem: Lent, dir: Direction, attrs: Attrs) -> Result<u64> {
+        let size = mem.len();
+        let addr = self.map_one(mem, dir, attrs)?;
         Stats::count(&self.debug.stats.maps);
         let m = self
             .debug
@@ -137,13 +179,7 @@ impl Operations for RsdmaDev {
         if !self.debug.unmapped(&self.dev, m) {
             return;
         }
-        if !self.coherent && !attrs.contains(Attrs::SKIP_CPU_SYNC) {
-            let phys = self.phys_of(addr);
-            if phys != 0 {
-                self.sync_for_cpu_phys(phys, size, dir);
-            }
-        }
-        self.iommu.unmap_range(addr, size);
+        self.unmap_one(addr, size, dir, attrs);
         Stats::count(&self.debug.stats.unmaps);
     }
 
@@ -154,60 +190,45 @@ impl Operations for RsdmaDev {
         dir: Direction,
         attrs: Attrs,
     ) -> Result<usize> {
-        let mut segs = KVec::with_capacity(sg.len(), GFP_ATOMIC)?;
-        for e in sg.iter() {
-            segs.push((e.phys(), e.length()), GFP_ATOMIC)?;
-        }
-        let limits = SgLimits {
-            max_seg_size: self.dev.max_seg_size(),
-            seg_boundary_mask: self.dev.seg_boundary(),
-            granule_shift: self.iommu.granule().trailing_zeros(),
+        let segments = if self.sg_per_entry() {
+            self.map_sg_entries(sg, dir, attrs)?
+        } else {
+            self.map_sg_iova(sg, dir, attrs)?
         };
-        let prot = prot_for(dir, self.coherent, attrs);
-        let mapped = self
-            .iommu
-            .map_sg(sg, &segs, &limits, prot, self.dev.dma_mask())?;
-        if !attrs.contains(Attrs::SKIP_CPU_SYNC) {
-            for &(p, l) in segs.iter() {
-                self.sync_for_device_phys(p, l as usize, dir);
-            }
-        }
         Stats::count(&self.debug.stats.sg_maps);
-        let n = u32::try_from(sg.len()).unwrap_or(u32::MAX);
+        let first = sg.iter().next().map_or(0, |e| e.dma_address());
         let m = self
             .debug
-            .record(mapped.first, sg_bytes(sg), MapKind::Sg, dir, attrs, n);
+            .record(first, sg_bytes(sg), MapKind::Sg, dir, attrs, sg_nents(sg));
         self.debug.mapped(&self.dev, m);
-        Ok(mapped.segments)
+        Ok(segments)
     }
 
     fn unmap_sg(&self, _dev: &Device, sg: &SgList<'_>, dir: Direction, attrs: Attrs) {
-        let mut first = None;
-        let mut end = 0u64;
-        for e in sg.iter().filter(|e| e.dma_len() != 0) {
-            first.get_or_insert(e.dma_address());
-            end = e.dma_address().saturating_add(u64::from(e.dma_len()));
-        }
-        let Some(first) = first else {
+        let Some(first) = sg
+            .iter()
+            .find(|e| e.dma_len() != 0)
+            .map(|e| e.dma_address())
+        else {
             dev_err!(
                 self.dev,
                 "rsdma: unmap_sg of a list that holds no DMA segment"
             );
             return;
         };
-        let n = u32::try_from(sg.len()).unwrap_or(u32::MAX);
         let m = self
             .debug
-            .record(first, sg_bytes(sg), MapKind::Sg, dir, attrs, n);
+            .record(first, sg_bytes(sg), MapKind::Sg, dir, attrs, sg_nents(sg));
         if !self.debug.unmapped(&self.dev, m) {
             return;
         }
-        if !attrs.contains(Attrs::SKIP_CPU_SYNC) {
-            for e in sg.iter() {
-                self.sync_for_cpu_phys(e.phys(), e.length() as usize, dir);
+        if self.sg_per_entry() {
+            for e in sg.iter().filter(|e| e.dma_len() != 0) {
+                self.unmap_one(e.dma_address(), e.dma_len() as usize, dir, attrs);
             }
+        } else {
+            self.unmap_sg_iova(sg, dir, attrs);
         }
-        self.iommu.unmap_sg(first, end);
         Stats::count(&self.debug.stats.sg_unmaps);
     }
 
@@ -219,10 +240,28 @@ impl Operations for RsdmaDev {
         dir: Direction,
         attrs: Attrs,
     ) -> Result<u64> {
-        let prot = prot_for(dir, false, attrs).union(Prot::MMIO);
-        let addr = self
-            .iommu
-            .map_range(phys, size, prot, self.dev.dma_mask())?;
+        let addr = match self.iommu.as_ref() {
+            Some(iommu) => {
+                let prot = prot_for(dir, false, attrs).union(Prot::MMIO);
+                iommu.map_range(phys, size, prot, self.dev.dma_mask())?
+            }
+            // MMIO is never bounced: the device reaches it or the map fails.
+            None => {
+                let last = phys.checked_add(size as u64).and_then(|e| e.checked_sub(1));
+                match last {
+                    Some(last) if size != 0 && last <= self.dev.dma_mask() => phys,
+                    _ => {
+                        dev_err!(
+                            self.dev,
+                            "rsdma: resource {:#x}+{:#x} is out of the device's reach",
+                            phys,
+                            size
+                        );
+                        return Err(EINVAL);
+                    }
+                }
+            }
+        };
         Stats::count(&self.debug.stats.maps);
         let m = self
             .debug
@@ -238,7 +277,9 @@ impl Operations for RsdmaDev {
         if !self.debug.unmapped(&self.dev, m) {
             return;
         }
-        self.iommu.unmap_range(addr, size);
+        if let Some(iommu) = self.iommu.as_ref() {
+            iommu.unmap_range(addr, size);
+        }
         Stats::count(&self.debug.stats.unmaps);
     }
 
@@ -360,20 +401,36 @@ impl Operations for RsdmaDev {
     }
 
     fn dma_supported(&self, _dev: &Device, mask: u64) -> bool {
-        // The IOVA space needs room for at least 1 MiB under the mask.
-        mask >= 0xf_ffff
+        match (&self.iommu, &self.bounce) {
+            // The IOVA space needs room for at least 1 MiB under the mask.
+            (Some(_), _) => mask >= 0xf_ffff,
+            // Whatever the mask misses is bounced through pools under it.
+            (None, Some(b)) => b.below(mask),
+            (None, None) => false,
+        }
     }
 
     fn required_mask(&self, _dev: &Device) -> u64 {
-        // IOVAs come from under the device's own mask, 32-bit ones first.
-        u64::from(u32::MAX).min(self.iommu.aperture_end())
+        match &self.iommu {
+            // IOVAs come from under the device's own mask, 32-bit ones first.
+            Some(iommu) => u64::from(u32::MAX).min(iommu.aperture_end()),
+            // Memory may be anywhere: a narrower mask means bouncing.
+            None => u64::MAX,
+        }
     }
 
     fn max_mapping_size(&self, _dev: &Device) -> usize {
-        usize::MAX
+        if self.bounce.is_some() {
+            bounce::MAX_MAPPING
+        } else {
+            usize::MAX
+        }
     }
 
     fn merge_boundary(&self, _dev: &Device) -> u64 {
-        self.iommu.granule() - 1
+        match &self.iommu {
+            Some(iommu) if !self.sg_per_entry() => iommu.granule() - 1,
+            _ => 0,
+        }
     }
 }

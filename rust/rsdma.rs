@@ -13,12 +13,15 @@ use kernel::{c_str, prelude::*};
 
 pub mod api;
 pub mod attach;
+pub mod bounce;
 pub mod cache;
 pub mod coherent;
 pub mod debug;
 pub mod dev;
 pub mod iommu;
 pub mod ops;
+pub mod params;
+pub mod route;
 
 /// The abstraction layer: the wrappers of kernel APIs rsdma.ko uses (the
 /// samples compile their own selection of the same files).

@@ -16,8 +16,6 @@ use kernel::prelude::*;
 pub(crate) struct SgMapped {
     /// DMA segments written into the list.
     pub(crate) segments: usize,
-    /// The device address of the first segment.
-    pub(crate) first: u64,
 }
 
 impl Iommu {
@@ -140,7 +138,6 @@ impl Iommu {
         }
         Ok(SgMapped {
             segments: p.segments,
-            first: out.first().map_or(iova, |s| iova + s.iova_offset),
         })
     }
 

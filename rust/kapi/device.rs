@@ -102,6 +102,34 @@ impl Device {
         kernel::error::to_result(unsafe { bindings::dma_set_coherent_mask(self.as_raw(), mask) })
     }
 
+    /// The bits of a buffer's address a bounce buffer must keep
+    /// (`dma_get_min_align_mask`).
+    pub fn min_align_mask(&self) -> u64 {
+        // SAFETY: the device is live.
+        u64::from(unsafe { bindings::rsdma_helper_min_align_mask(self.as_raw()) })
+    }
+
+    /// Whether the bus marks the device untrusted (a PCI device behind an
+    /// external-facing port).
+    pub fn is_untrusted(&self) -> bool {
+        // SAFETY: the device is live.
+        unsafe { bindings::rsdma_helper_dev_untrusted(self.as_raw()) }
+    }
+
+    /// The device's bus address of the physical address `phys`, through the
+    /// bus's DMA ranges (`phys_to_dma`).
+    pub fn phys_to_dma(&self, phys: u64) -> u64 {
+        // SAFETY: the device is live; the translation only reads its ranges.
+        unsafe { bindings::rsdma_helper_phys_to_dma(self.as_raw(), phys) }
+    }
+
+    /// The physical address of the device's bus address `addr`
+    /// (`dma_to_phys`).
+    pub fn dma_to_phys(&self, addr: u64) -> u64 {
+        // SAFETY: as in `phys_to_dma`.
+        unsafe { bindings::rsdma_helper_dma_to_phys(self.as_raw(), addr) }
+    }
+
     /// Whether DMA by this device is coherent with the CPU caches.
     pub fn is_dma_coherent(&self) -> bool {
         // SAFETY: the type invariant makes the device live.

@@ -10,6 +10,7 @@
 //! callbacks below, which find `T` from the table pointer (the table is the
 //! first field) without a lookup.
 
+use super::page::SharedPages;
 use super::{bindings, device::Device, scatterlist::SgList};
 use core::marker::PhantomData;
 use kernel::error::{code::*, Result};
@@ -64,6 +65,75 @@ impl Direction {
             bindings::dma_data_direction_DMA_FROM_DEVICE => Some(Self::FromDevice),
             _ => None,
         }
+    }
+}
+
+/// Memory a driver lent to a device's DMA ops: the buffer of a `map_page`
+/// or an entry of a `map_sg`, which the DMA API lets the ops read and write
+/// until the mapping is undone.  Only the op callbacks make one; a DMA layer
+/// keeps it no longer than the mapping (a bounce buffer keeps it with the
+/// slots it copies to and from).
+///
+/// # Invariants
+///
+/// `phys..phys + len` is RAM in the kernel's linear map that a live
+/// streaming mapping lent to the DMA ops.
+pub struct Lent {
+    phys: u64,
+    len: usize,
+}
+
+impl Lent {
+    /// # Safety
+    ///
+    /// `phys..phys + len` must be RAM a driver lent to the DMA ops by a
+    /// mapping that stays live as long as the value is used.
+    pub(super) unsafe fn new(phys: u64, len: usize) -> Option<Self> {
+        phys.checked_add(len as u64)?;
+        // INVARIANT: the caller's promise.
+        Some(Self { phys, len })
+    }
+
+    /// The physical address of the first byte.
+    pub fn phys(&self) -> u64 {
+        self.phys
+    }
+
+    /// The length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the memory is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies `len` bytes at `off` of this memory into `dst` at `dst_off`.
+    pub fn copy_to(&self, off: usize, dst: &SharedPages, dst_off: usize, len: usize) -> Result {
+        let src = self.range(off, len)?;
+        // SAFETY: `src..src + len` is lent memory (checked by `range`), RAM
+        // the caller's pages cannot overlap: they are the caller's own.
+        unsafe { dst.write_from(dst_off, src, len) }
+    }
+
+    /// Copies `len` bytes of `src` at `src_off` into this memory at `off`.
+    pub fn copy_from(&self, off: usize, src: &SharedPages, src_off: usize, len: usize) -> Result {
+        let dst = self.range(off, len)?;
+        // SAFETY: as in `copy_to`, the other way round.
+        unsafe { src.read_into(src_off, dst, len) }
+    }
+
+    /// The kernel address of `len` bytes at `off`, which must lie inside.
+    fn range(&self, off: usize, len: usize) -> Result<*mut u8> {
+        match off.checked_add(len) {
+            Some(end) if end <= self.len => {}
+            _ => return Err(EINVAL),
+        }
+        // SAFETY: the memory is RAM in the linear map (type invariant).
+        let virt = unsafe { bindings::rsdma_helper_phys_to_virt(self.phys) }.cast::<u8>();
+        // SAFETY: `off <= len`, inside the lent memory.
+        Ok(unsafe { virt.add(off) })
     }
 }
 
@@ -156,14 +226,7 @@ pub struct Coherent {
 #[vtable]
 pub trait Operations: Send + Sync + Sized {
     /// `map_page`: maps `size` bytes of physical memory at `phys`.
-    fn map_page(
-        &self,
-        dev: &Device,
-        phys: u64,
-        size: usize,
-        dir: Direction,
-        attrs: Attrs,
-    ) -> Result<u64>;
+    fn map_page(&self, dev: &Device, mem: Lent, dir: Direction, attrs: Attrs) -> Result<u64>;
     /// `unmap_page`.
     fn unmap_page(&self, dev: &Device, addr: u64, size: usize, dir: Direction, attrs: Attrs);
     /// `map_sg`: returns the number of DMA segments written.
@@ -392,11 +455,21 @@ impl<T: Operations> Table<T> {
         };
         // SAFETY: the DMA core passes a live page.
         let page_phys = unsafe { bindings::rsdma_helper_page_to_phys(page) };
-        let Some(phys) = page_phys.checked_add(offset) else {
-            crate::dev_err!(dev, "map_page with offset {:#x} past the end of memory", offset);
+        // SAFETY: the driver lends `size` bytes at `offset` into the page to
+        // the ops for as long as the mapping lives.
+        let mem = page_phys
+            .checked_add(offset)
+            .and_then(|phys| unsafe { Lent::new(phys, size) });
+        let Some(mem) = mem else {
+            crate::dev_err!(
+                dev,
+                "map_page of {} bytes at offset {:#x} past the end of memory",
+                size,
+                offset
+            );
             return DMA_MAPPING_ERROR;
         };
-        t.map_page(dev, phys, size, dir, attrs_from_raw(attrs))
+        t.map_page(dev, mem, dir, attrs_from_raw(attrs))
             .unwrap_or(DMA_MAPPING_ERROR)
     }
 
@@ -436,7 +509,7 @@ impl<T: Operations> Table<T> {
         }
         // SAFETY: the DMA core passes a chain of `nents` entries that the
         // caller does not touch while it is being mapped.
-        let sg = unsafe { SgList::from_raw(sg, nents as usize) };
+        let sg = unsafe { SgList::lent_from_raw(sg, nents as usize) };
         match t.map_sg(dev, &sg, dir, attrs_from_raw(attrs)) {
             Ok(n) => n as core::ffi::c_int,
             Err(e) => e.to_errno(),
@@ -457,7 +530,7 @@ impl<T: Operations> Table<T> {
         let (dev, t) = unsafe { Self::state(dev) };
         let dir = Direction::from_raw(dir).unwrap_or(Direction::Bidirectional);
         // SAFETY: as in `map_sg`.
-        let sg = unsafe { SgList::from_raw(sg, nents.max(0) as usize) };
+        let sg = unsafe { SgList::lent_from_raw(sg, nents.max(0) as usize) };
         t.unmap_sg(dev, &sg, dir, attrs_from_raw(attrs));
     }
 
@@ -539,7 +612,7 @@ impl<T: Operations> Table<T> {
         let (dev, t) = unsafe { Self::state(dev) };
         let dir = Direction::from_raw(dir).unwrap_or(Direction::Bidirectional);
         // SAFETY: as in `map_sg`.
-        let sg = unsafe { SgList::from_raw(sg, nents.max(0) as usize) };
+        let sg = unsafe { SgList::lent_from_raw(sg, nents.max(0) as usize) };
         t.sync_sg_for_cpu(dev, &sg, dir);
     }
 
@@ -556,7 +629,7 @@ impl<T: Operations> Table<T> {
         let (dev, t) = unsafe { Self::state(dev) };
         let dir = Direction::from_raw(dir).unwrap_or(Direction::Bidirectional);
         // SAFETY: as in `map_sg`.
-        let sg = unsafe { SgList::from_raw(sg, nents.max(0) as usize) };
+        let sg = unsafe { SgList::lent_from_raw(sg, nents.max(0) as usize) };
         t.sync_sg_for_device(dev, &sg, dir);
     }
 

@@ -6,6 +6,7 @@
  */
 
 #include <linux/device.h>
+#include <linux/dma-direct.h>
 #include <linux/dma-map-ops.h>
 #include <linux/io.h>
 #include <linux/jiffies.h>
@@ -227,11 +228,6 @@ phys_addr_t rsdma_helper_virt_to_phys(const void *addr)
 	return virt_to_phys(addr);
 }
 
-void *rsdma_helper_phys_to_virt(phys_addr_t phys)
-{
-	return phys_to_virt(phys);
-}
-
 void rsdma_helper_for_each_resv_region(struct device *dev,
 				       void (*fn)(void *ctx, u64 start, u64 len),
 				       void *ctx)
@@ -386,4 +382,29 @@ void rsdma_helper_timer_arm(struct rsdma_timer *t, void (*fn)(void *),
 void rsdma_helper_timer_shutdown(struct rsdma_timer *t)
 {
 	timer_shutdown_sync(&t->t);
+}
+
+unsigned int rsdma_helper_min_align_mask(struct device *dev)
+{
+	return dma_get_min_align_mask(dev);
+}
+
+bool rsdma_helper_dev_untrusted(struct device *dev)
+{
+	return dev_is_pci(dev) && to_pci_dev(dev)->untrusted;
+}
+
+dma_addr_t rsdma_helper_phys_to_dma(struct device *dev, phys_addr_t phys)
+{
+	return phys_to_dma(dev, phys);
+}
+
+phys_addr_t rsdma_helper_dma_to_phys(struct device *dev, dma_addr_t addr)
+{
+	return dma_to_phys(dev, addr);
+}
+
+void *rsdma_helper_phys_to_virt(phys_addr_t phys)
+{
+	return phys_to_virt(phys);
 }

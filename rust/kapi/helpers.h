@@ -25,6 +25,10 @@ unsigned int rsdma_helper_max_seg_size(struct device *dev);
 unsigned long rsdma_helper_seg_boundary(struct device *dev);
 bool rsdma_helper_dev_is_dma_coherent(struct device *dev);
 int rsdma_helper_dma_mapping_error(struct device *dev, dma_addr_t addr);
+unsigned int rsdma_helper_min_align_mask(struct device *dev);
+bool rsdma_helper_dev_untrusted(struct device *dev);
+dma_addr_t rsdma_helper_phys_to_dma(struct device *dev, phys_addr_t phys);
+phys_addr_t rsdma_helper_dma_to_phys(struct device *dev, dma_addr_t addr);
 
 struct device *rsdma_helper_get_device(struct device *dev);
 void rsdma_helper_put_device(struct device *dev);

@@ -157,6 +157,53 @@ impl SharedPages {
     pub fn is_empty(&self) -> bool {
         false
     }
+
+    /// The kernel address of `len` bytes at `off`, which must lie inside.
+    fn range(&self, off: usize, len: usize) -> Result<*mut u8> {
+        match off.checked_add(len) {
+            Some(end) if end <= self.len() => {}
+            _ => return Err(EINVAL),
+        }
+        // SAFETY: `off <= len()`, inside the allocation.
+        Ok(unsafe { self.as_ptr().add(off) })
+    }
+
+    /// Sets `len` bytes at `off` to zero.
+    pub fn zero(&self, off: usize, len: usize) -> Result {
+        let p = self.range(off, len)?;
+        // SAFETY: `p..p + len` lies inside the pages, which we own; the
+        // write goes through a raw pointer, never a Rust reference, so a
+        // device accessing the same bytes breaks no aliasing rule.
+        unsafe { core::ptr::write_bytes(p, 0, len) };
+        Ok(())
+    }
+
+    /// Copies `len` bytes from `src` into the pages at `off`.
+    ///
+    /// # Safety
+    ///
+    /// `src` must be valid for reads of `len` bytes and lie outside these
+    /// pages.
+    pub(super) unsafe fn write_from(&self, off: usize, src: *const u8, len: usize) -> Result {
+        let p = self.range(off, len)?;
+        // SAFETY: `p..p + len` lies inside the pages; the caller vouches for
+        // `src`; the two do not overlap.
+        unsafe { core::ptr::copy_nonoverlapping(src, p, len) };
+        Ok(())
+    }
+
+    /// Copies `len` bytes of the pages at `off` to `dst`.
+    ///
+    /// # Safety
+    ///
+    /// `dst` must be valid for writes of `len` bytes and lie outside these
+    /// pages.
+    pub(super) unsafe fn read_into(&self, off: usize, dst: *mut u8, len: usize) -> Result {
+        let p = self.range(off, len)?;
+        // SAFETY: as in `write_from`, the other way round.
+        unsafe { core::ptr::copy_nonoverlapping(p, dst, len) };
+        Ok(())
+    }
 }
 
 /// Fills `buf` with random bytes (`get_random_bytes`).

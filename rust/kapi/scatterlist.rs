@@ -4,7 +4,7 @@
 //!
 //! C header: [`include/linux/scatterlist.h`](srctree/include/linux/scatterlist.h)
 
-use super::{bindings, page::Pages};
+use super::{bindings, dma_ops::Lent, page::Pages};
 use core::marker::PhantomData;
 use kernel::error::{code::*, to_result, Result};
 
@@ -17,6 +17,8 @@ use kernel::error::{code::*, to_result, Result};
 pub struct SgList<'a> {
     sgl: *mut bindings::scatterlist,
     nents: usize,
+    /// The entries describe memory a driver lent to the DMA ops.
+    lent: bool,
     _p: PhantomData<&'a mut bindings::scatterlist>,
 }
 
@@ -32,6 +34,25 @@ impl<'a> SgList<'a> {
         Self {
             sgl,
             nents,
+            lent: false,
+            _p: PhantomData,
+        }
+    }
+
+    /// Borrows a chain a DMA op was handed, whose entries may be lent
+    /// ([`SgEntry::lend`]).
+    ///
+    /// # Safety
+    ///
+    /// As for [`SgList::from_raw`], and the entries must describe memory a
+    /// driver lent to the DMA ops by mapping the list: the ops may read and
+    /// write it until the list is unmapped.
+    pub(super) unsafe fn lent_from_raw(sgl: *mut bindings::scatterlist, nents: usize) -> Self {
+        // INVARIANT: the caller's promise.
+        Self {
+            sgl,
+            nents,
+            lent: true,
             _p: PhantomData,
         }
     }
@@ -51,6 +72,7 @@ impl<'a> SgList<'a> {
         SgIter {
             sg: self.sgl,
             left: if self.sgl.is_null() { 0 } else { self.nents },
+            lent: self.lent,
             _p: PhantomData,
         }
     }
@@ -60,6 +82,7 @@ impl<'a> SgList<'a> {
 pub struct SgIter<'a> {
     sg: *mut bindings::scatterlist,
     left: usize,
+    lent: bool,
     _p: PhantomData<&'a ()>,
 }
 
@@ -80,6 +103,7 @@ impl<'a> Iterator for SgIter<'a> {
         // INVARIANT: `cur` is live for `'a`.
         Some(SgEntry {
             sg: cur,
+            lent: self.lent,
             _p: PhantomData,
         })
     }
@@ -89,9 +113,11 @@ impl<'a> Iterator for SgIter<'a> {
 ///
 /// # Invariants
 ///
-/// `sg` is a live entry of a chain borrowed for `'a`.
+/// `sg` is a live entry of a chain borrowed for `'a`; when `lent`, its
+/// memory was lent to the DMA ops (see [`SgList::lent_from_raw`]).
 pub struct SgEntry<'a> {
     sg: *mut bindings::scatterlist,
+    lent: bool,
     _p: PhantomData<&'a ()>,
 }
 
@@ -119,6 +145,17 @@ impl SgEntry<'_> {
     pub fn dma_len(&self) -> u32 {
         // SAFETY: live entry.
         unsafe { bindings::rsdma_helper_sg_dma_len(self.sg) }
+    }
+
+    /// The entry's memory, as lent to the DMA ops; `None` for a list that
+    /// was not handed to an op.
+    pub fn lend(&self) -> Option<Lent> {
+        if !self.lent {
+            return None;
+        }
+        // SAFETY: the list was lent to the DMA ops (type invariant): the
+        // entry's memory is theirs until the list is unmapped.
+        unsafe { Lent::new(self.phys(), self.length() as usize) }
     }
 
     /// Sets the entry's DMA address and length.

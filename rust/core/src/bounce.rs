@@ -401,6 +401,12 @@ impl<M: AsRef<[BounceSlot]> + AsMut<[BounceSlot]>> Area<M> {
         }
     }
 
+    /// The index in this area of the first slot of the live mapping that
+    /// holds `tlb_addr`: a key for what the caller keeps per mapping.
+    pub fn head_slot(&self, tlb_addr: u64) -> Option<usize> {
+        self.head_of(tlb_addr).map(|(h, _)| h)
+    }
+
     /// For a sync of `tlb_addr` (anywhere inside a mapping): the original
     /// address it corresponds to and the bytes left in the mapping from it.
     pub fn lookup(&self, tlb_addr: u64) -> Option<(u64, u64)> {
@@ -483,6 +489,8 @@ mod tests {
         let m = a.map(&req(0x7_0abc, 64, 0xfff)).unwrap().tlb_addr;
         assert_eq!(m & 0xfff, 0xabc, "min_align_mask preserved");
         assert_eq!(a.lookup(m + 10), Some((0x7_0abc + 10, 54)));
+        assert_eq!(a.head_slot(m + 10), a.head_slot(m));
+        assert!(a.head_slot(m).is_some());
         assert_eq!(a.unmap(m + 1), Err(BounceError::NotMapped));
         assert_eq!(a.unmap(m), Ok((0x7_0abc, 64)));
         assert_eq!(a.unmap(m), Err(BounceError::NotMapped));

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rsdma.ko's module parameters.  The 6.12 module! macro cannot declare
+ * parameters, so they live here; rust/params.rs reads them.
+ */
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+
+#include "params.h"
+
+static unsigned int bounce_kib = 1024;
+module_param(bounce_kib, uint, 0444);
+MODULE_PARM_DESC(bounce_kib,
+		 "KiB of bounce buffer a device gets when it is attached (up to 4096)");
+
+static unsigned int bounce_max_pools = 8;
+module_param(bounce_max_pools, uint, 0444);
+MODULE_PARM_DESC(bounce_max_pools,
+		 "bounce pools a device may grow to under pressure (1 to 64)");
+
+unsigned int rsdma_param_bounce_kib(void)
+{
+	return READ_ONCE(bounce_kib);
+}
+
+unsigned int rsdma_param_bounce_max_pools(void)
+{
+	return READ_ONCE(bounce_max_pools);
+}

@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! rsdma.ko's module parameters (declared in `params.c`), read within their
+//! bounds.
+
+use crate::kapi::bindings;
+
+/// Largest pool: what one page allocation gives (order 10).
+const MAX_POOL_KIB: u32 = 4096;
+/// Most pools a device may have.
+const MAX_POOLS: u32 = 64;
+
+/// Bytes of the bounce pool a device gets at attach (`bounce_kib`), at
+/// least 64 KiB, at most [`MAX_POOL_KIB`].
+pub(crate) fn bounce_pool_bytes() -> usize {
+    // SAFETY: a plain read of a parameter set at load time.
+    let kib = unsafe { bindings::rsdma_param_bounce_kib() };
+    (kib.clamp(64, MAX_POOL_KIB) as usize) << 10
+}
+
+/// Pools a device may grow to under pressure (`bounce_max_pools`).
+pub(crate) fn bounce_max_pools() -> usize {
+    // SAFETY: as above.
+    let n = unsafe { bindings::rsdma_param_bounce_max_pools() };
+    n.clamp(1, MAX_POOLS) as usize
+}
