@@ -393,7 +393,11 @@ impl<T: Operations> Table<T> {
         // SAFETY: the DMA core passes a live page.
         let page_phys = unsafe { bindings::rsdma_helper_page_to_phys(page) };
         let Some(phys) = page_phys.checked_add(offset) else {
-            crate::dev_err!(dev, "map_page with offset {:#x} past the end of memory", offset);
+            crate::dev_err!(
+                dev,
+                "map_page with offset {:#x} past the end of memory",
+                offset
+            );
             return DMA_MAPPING_ERROR;
         };
         t.map_page(dev, phys, size, dir, attrs_from_raw(attrs))
