@@ -31,6 +31,7 @@
 /* Macros bindgen cannot see through. */
 const gfp_t RSDMA_GFP_KERNEL = GFP_KERNEL;
 const gfp_t RSDMA_GFP_ATOMIC = GFP_ATOMIC;
+const gfp_t RSDMA_GFP_DMA32 = GFP_DMA32;
 const gfp_t RSDMA_GFP_ZERO = __GFP_ZERO;
 const gfp_t RSDMA_GFP_NOWARN = __GFP_NOWARN;
 const size_t RSDMA_PAGE_SIZE = PAGE_SIZE;
