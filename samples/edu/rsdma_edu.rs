@@ -554,15 +554,18 @@ impl pci::Driver for EduDriver {
             );
             return Err(EIO);
         }
-        dev.set_dma_mask((1u64 << DEFAULT_DMA_BITS) - 1)
-            .inspect_err(|e| {
-                dev_err!(
-                    dev,
-                    "cannot set a {}-bit DMA mask: {:?}",
-                    DEFAULT_DMA_BITS,
-                    e
-                )
-            })?;
+        // Without an IOMMU the kernel refuses a mask below its lowest
+        // memory zone (which may span the first 4 GiB): the device keeps
+        // its bus's default mask then, and `dma_bits` sets another.
+        if let Err(e) = dev.set_dma_mask((1u64 << DEFAULT_DMA_BITS) - 1) {
+            dev_warn!(
+                dev,
+                "cannot set a {}-bit DMA mask ({:?}): keeping {:#x}",
+                DEFAULT_DMA_BITS,
+                e,
+                dev.dma_mask()
+            );
+        }
 
         let edu = Arc::pin_init(
             pin_init!(Edu {
