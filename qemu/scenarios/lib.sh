@@ -38,3 +38,31 @@ edu_run() {
 # The DMA mask QEMU gave edu, as a bit count (qemu/run passes it along).
 EDU_DMA_BITS=$(sed -n 's/.*rsdma\.edu_dma_bits=\([0-9]*\).*/\1/p' /proc/cmdline)
 EDU_DMA_BITS=${EDU_DMA_BITS:-28}
+
+# expect_stat NAME OP VALUE: the edu device's rsdma stats line `NAME: N`
+# exists and `[ N OP VALUE ]` holds (OP: = -eq -gt -le ...).
+expect_stat() {
+	v=$(sed -n "s/^$1: //p" "/sys/kernel/debug/rsdma/$(edu_dev)/stats")
+	[ -n "$v" ] || fail "rsdma stats lack '$1'"
+	[ "$v" "$2" "$3" ] 2>/dev/null || fail "rsdma stats: '$1: $v', expected $2 $3"
+}
+
+# need_iommu: fails (never skips) unless the guest has an IOMMU.
+need_iommu() {
+	ls /sys/class/iommu 2>/dev/null | grep -q . ||
+		fail "needs a guest with an IOMMU (RSDMA_QEMU_IOMMU=smmuv3)"
+}
+
+# need_noiommu: fails (never skips) unless the guest is the one the
+# noiommu_* scenarios need: no IOMMU, RAM above 4 GiB, and an edu device
+# that drives at least 32 address bits.  scripts/test boots it with
+# RSDMA_QEMU_IOMMU=none RSDMA_QEMU_MEM=5G RSDMA_EDU_DMA_MASK=32.
+need_noiommu() {
+	! ls /sys/class/iommu 2>/dev/null | grep -q . ||
+		fail "needs a guest without IOMMU (RSDMA_QEMU_IOMMU=none)"
+	top=$(sed -n 's/^ *[0-9a-f]*-\([0-9a-f]*\) : System RAM$/\1/p' /proc/iomem | tail -1)
+	[ -n "$top" ] && [ $((0x$top)) -gt $((0xffffffff)) ] ||
+		fail "needs RAM above 4 GiB (RSDMA_QEMU_MEM=5G); RAM ends at 0x$top"
+	[ "$EDU_DMA_BITS" -ge 32 ] ||
+		fail "needs edu to drive 32 address bits (RSDMA_EDU_DMA_MASK=32), not $EDU_DMA_BITS"
+}

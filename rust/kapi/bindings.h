@@ -32,10 +32,10 @@
 /* Macros bindgen cannot see through. */
 const gfp_t RSDMA_GFP_KERNEL = GFP_KERNEL;
 const gfp_t RSDMA_GFP_ATOMIC = GFP_ATOMIC;
+const gfp_t RSDMA_GFP_DMA32 = GFP_DMA32;
 const gfp_t RSDMA_GFP_ZERO = __GFP_ZERO;
 const gfp_t RSDMA_GFP_NOWARN = __GFP_NOWARN;
 const gfp_t RSDMA_GFP_DMA = GFP_DMA;
-const gfp_t RSDMA_GFP_DMA32 = GFP_DMA32;
 const size_t RSDMA_PAGE_SIZE = PAGE_SIZE;
 const unsigned int RSDMA_PAGE_SHIFT = PAGE_SHIFT;
 const int RSDMA_IOMMU_READ = IOMMU_READ;

@@ -427,3 +427,97 @@ impl Coherent {
         })
     }
 }
+
+/// A streaming mapping of part of a page buffer it owns: `len` bytes at
+/// `offset` (`dma_map_page_attrs` with an offset), for buffers that neither
+/// start nor end on a page boundary.  The CPU gets the bytes back with
+/// [`OffsetMapping::unmap`].
+///
+/// # Invariants
+///
+/// While `pages` is `Some`, `addr` is a live mapping of
+/// `pages[offset..offset + len]` for `dev` in direction `dir`.
+pub struct OffsetMapping {
+    dev: ARef<Device>,
+    pages: Option<Pages>,
+    addr: u64,
+    len: usize,
+    dir: Direction,
+}
+
+impl OffsetMapping {
+    /// Maps `len` bytes of `pages` from `offset` for `dev`.
+    pub fn new(
+        dev: &Device,
+        pages: Pages,
+        offset: usize,
+        len: usize,
+        dir: Direction,
+    ) -> Result<Self> {
+        let end = offset.checked_add(len).ok_or(EINVAL)?;
+        if len == 0 || end > pages.len() {
+            return Err(EINVAL);
+        }
+        let page_size = super::page::PAGE_SIZE;
+        let page = pages.nth_page(offset / page_size).ok_or(EINVAL)?;
+        // SAFETY: the device is live; `page` is a page of `pages`, which
+        // holds the `len` bytes from `offset % PAGE_SIZE` in it, and is
+        // kept alive (owned) until the mapping is undone.
+        let addr = unsafe {
+            bindings::dma_map_page_attrs(
+                dev.as_raw(),
+                page,
+                offset % page_size,
+                len,
+                dir.as_raw(),
+                0,
+            )
+        };
+        // SAFETY: the device is live.
+        if unsafe { bindings::rsdma_helper_dma_mapping_error(dev.as_raw(), addr) } != 0 {
+            return Err(ENOMEM);
+        }
+        // INVARIANT: mapped above.
+        Ok(Self {
+            dev: dev.get(),
+            pages: Some(pages),
+            addr,
+            len,
+            dir,
+        })
+    }
+
+    /// The device's address of the first mapped byte.
+    pub fn dma_addr(&self) -> u64 {
+        self.addr
+    }
+
+    /// Unmaps and returns the whole buffer to the CPU.
+    pub fn unmap(mut self) -> Result<Pages> {
+        self.do_unmap();
+        self.pages.take().ok_or(EINVAL)
+    }
+
+    fn do_unmap(&mut self) {
+        if self.pages.is_some() {
+            // SAFETY: the mapping is live (type invariant) and undone once:
+            // both callers take `pages` right after.
+            unsafe {
+                bindings::dma_unmap_page_attrs(
+                    self.dev.as_raw(),
+                    self.addr,
+                    self.len,
+                    self.dir.as_raw(),
+                    0,
+                )
+            };
+        }
+    }
+}
+
+impl Drop for OffsetMapping {
+    fn drop(&mut self) {
+        self.do_unmap();
+        self.pages = None;
+    }
+}

@@ -37,6 +37,13 @@ impl Pages {
         Self::alloc_gfp(size, bindings::RSDMA_GFP_ATOMIC)
     }
 
+    /// As [`Pages::alloc`], from memory below 4 GiB (`GFP_DMA32`; the
+    /// zone may be empty when `ZONE_DMA` covers the first 4 GiB, and the
+    /// allocator then falls back to `ZONE_DMA`, below 4 GiB too).
+    pub fn alloc_dma32(size: usize) -> Result<Self> {
+        Self::alloc_gfp(size, bindings::RSDMA_GFP_KERNEL | bindings::RSDMA_GFP_DMA32)
+    }
+
     /// As [`Pages::alloc`], with the caller's GFP flags (a DMA op's `gfp`).
     pub fn alloc_gfp(size: usize, gfp: bindings::gfp_t) -> Result<Self> {
         let pages = size.div_ceil(bindings::RSDMA_PAGE_SIZE).max(1);

@@ -9,6 +9,7 @@
 //! `/sys/kernel/debug/rsdma_edu/<device>/run`; reading the file shows the
 //! last result.
 
+use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::prelude::*;
 use kernel::{c_str, new_mutex, sync::Arc, sync::Mutex, types::ARef};
@@ -48,7 +49,7 @@ pub mod rsdma;
 
 use kapi::debugfs::{Command, CommandFile, Dir};
 use kapi::device::Device;
-use kapi::dma::{Coherent, Direction, Mapping, SgMapping};
+use kapi::dma::{Coherent, Direction, Mapping, OffsetMapping, SgMapping};
 use kapi::fmt::StackStr;
 use kapi::page::{fill_random, Pages};
 use kapi::pci;
@@ -87,6 +88,13 @@ const MAX_XFER: usize = 4095;
 const DMA_TIMEOUT_MS: u32 = 5000;
 /// edu's default DMA mask: 28 address bits.
 const DEFAULT_DMA_BITS: u32 = 28;
+/// Allocations tried for memory above a DMA mask before giving up.
+const ALLOC_TRIES: usize = 256;
+/// Most map/unmap pairs `bounce_partial` makes to dirty the bounce pool.
+const DIRTY_ROUNDS: usize = 1024;
+
+/// A test's result, as the `run` file shows it (a few lines).
+type Out = StackStr<512>;
 
 /// One edu device.
 #[pin_data]
@@ -95,7 +103,7 @@ struct Edu {
     bar: pci::Bar,
     /// Serialises transfers and holds the last result line.
     #[pin]
-    state: Mutex<StackStr<256>>,
+    state: Mutex<Out>,
     /// The buffer `/dev/rsdma_edu` maps (`mmap_prepare`).  Kept until the
     /// device unbinds: a process may still have it mapped.
     #[pin]
@@ -103,6 +111,9 @@ struct Edu {
     /// Whether this driver attached the device to rsdma with its tracker
     /// on, which `misuse` needs.
     tracked: AtomicBool,
+    /// Whether this driver attached the device to rsdma as untrusted,
+    /// which `untrusted_100` needs.
+    untrusted: AtomicBool,
 }
 
 impl Edu {
@@ -146,7 +157,7 @@ impl Edu {
 
     /// The DMA round trip: a random pattern goes RAM -> edu -> another RAM
     /// buffer through two streaming mappings, and the bytes are compared.
-    fn roundtrip(&self, out: &mut StackStr<256>, len: usize) -> Result {
+    fn roundtrip(&self, out: &mut Out, len: usize) -> Result {
         let mut src = Pages::alloc(len)?;
         fill_random(&mut src.as_mut_slice()[..len]);
         let dst = Pages::alloc(len)?;
@@ -214,7 +225,7 @@ impl Edu {
 
     /// Maps two scatterlists of `pages` discontiguous pages each and moves
     /// a random pattern from one to the other through edu.
-    fn sg_roundtrip(&self, out: &mut StackStr<256>, pages: usize) -> Result {
+    fn sg_roundtrip(&self, out: &mut Out, pages: usize) -> Result {
         let build = |fill: bool| -> Result<SgTable> {
             let mut bufs = KVec::with_capacity(pages, GFP_KERNEL)?;
             // Every other page is kept aside, so the list is discontiguous.
@@ -233,14 +244,7 @@ impl Edu {
         };
         let src = SgMapping::new(&self.dev, build(true)?, Direction::ToDevice)?;
         let dst = SgMapping::new(&self.dev, build(false)?, Direction::FromDevice)?;
-        let segs = |m: &SgMapping| -> Result<KVec<(u64, u64)>> {
-            let mut v = KVec::with_capacity(m.nents(), GFP_KERNEL)?;
-            for e in m.segments().iter() {
-                v.push((e.dma_address(), u64::from(e.dma_len())), GFP_KERNEL)?;
-            }
-            Ok(v)
-        };
-        let (ss, ds) = (segs(&src)?, segs(&dst)?);
+        let (ss, ds) = (dma_segments(&src)?, dma_segments(&dst)?);
         let moved = self.stream(&ss, &ds)?;
         let (src, dst) = (src.unmap(), dst.unmap());
         let mut differ = None;
@@ -271,7 +275,7 @@ impl Edu {
 
     /// A coherent buffer as the DMA target: edu copies its first half into
     /// its second half.
-    fn coherent(&self, out: &mut StackStr<256>) -> Result {
+    fn coherent(&self, out: &mut Out) -> Result {
         let buf = Coherent::new(&self.dev, 8192, 0)?;
         let mut pattern = [0u8; 2048];
         fill_random(&mut pattern);
@@ -296,7 +300,7 @@ impl Edu {
 
     /// `dma_sync_single_range_*` on part of a bidirectional mapping: the
     /// CPU changes one range between two device passes.
-    fn sync_range(&self, out: &mut StackStr<256>) -> Result {
+    fn sync_range(&self, out: &mut Out) -> Result {
         let mut p = Pages::alloc(8192)?;
         fill_random(&mut p.as_mut_slice()[..2048]);
         let first: KVec<u8> = {
@@ -340,7 +344,7 @@ impl Edu {
 
     /// After a strict unmap, edu writes through the stale IOVA: the IOMMU
     /// must block it and the memory behind the old mapping stay unchanged.
-    fn stale(&self, out: &mut StackStr<256>) -> Result {
+    fn stale(&self, out: &mut Out) -> Result {
         // Put a known pattern into edu's buffer.
         let mut pat = Pages::alloc(4096)?;
         fill_random(&mut pat.as_mut_slice()[..CHUNK]);
@@ -371,7 +375,7 @@ impl Edu {
 
     /// Deliberate misuse for the tracker: an unmap with the wrong
     /// direction, then a second unmap of the same address.
-    fn misuse(&self, out: &mut StackStr<256>) -> Result {
+    fn misuse(&self, out: &mut Out) -> Result {
         if !self.tracked.load(Ordering::Acquire) {
             dev_err!(
                 self.dev,
@@ -398,7 +402,7 @@ impl Edu {
     /// Prepares the buffer `/dev/rsdma_edu` maps: a coherent buffer whose
     /// first 2048 bytes the CPU fills with a pattern and edu copies to
     /// offset 4096.  A process that maps the device sees both.
-    fn mmap_prepare(&self, out: &mut StackStr<256>) -> Result {
+    fn mmap_prepare(&self, out: &mut Out) -> Result {
         let mut slot = self.mmap_buf.lock();
         if slot.is_some() {
             return Err(EBUSY);
@@ -420,12 +424,584 @@ impl Edu {
     }
 
     /// Maps a buffer and never unmaps it, for the leak report at detach.
-    fn leak(&self, out: &mut StackStr<256>) -> Result {
+    fn leak(&self, out: &mut Out) -> Result {
         let p = Pages::alloc(4096)?;
         let m = Mapping::new(&self.dev, p, 4096, Direction::ToDevice)?;
         *out = StackStr::from_fmt(format_args!("leaked mapping at dma {:#x}\n", m.dma_addr()));
         m.leak();
         Ok(())
+    }
+
+    /// `size` bytes whose whole physical range lies above `limit`.
+    ///
+    /// `GFP_KERNEL` memory comes from the highest zone first, which lies
+    /// above 4 GiB when the machine has RAM there.  Allocations that land
+    /// lower go to `misses`, so that the allocator does not hand them out
+    /// again; the caller frees them when it is done.
+    fn alloc_above(&self, limit: u64, size: usize, misses: &mut KVec<Pages>) -> Result<Pages> {
+        for _ in 0..ALLOC_TRIES {
+            let p = Pages::alloc(size)?;
+            if p.phys() > limit {
+                return Ok(p);
+            }
+            misses.push(p, GFP_KERNEL)?;
+        }
+        dev_err!(
+            self.dev,
+            "no {} bytes above {:#x} in {} allocations: the test needs RAM above the DMA mask",
+            size,
+            limit,
+            ALLOC_TRIES
+        );
+        Err(ENOMEM)
+    }
+
+    /// `size` bytes whose whole physical range lies at or below `limit`
+    /// (`GFP_DMA32` memory, below 4 GiB).
+    fn alloc_below(&self, limit: u64, size: usize) -> Result<Pages> {
+        let p = Pages::alloc_dma32(size)?;
+        if p.phys() + (p.len() as u64 - 1) > limit {
+            dev_err!(
+                self.dev,
+                "memory below 4 GiB at {:#x} is not under the DMA mask {:#x}",
+                p.phys(),
+                limit
+            );
+            return Err(EINVAL);
+        }
+        Ok(p)
+    }
+
+    /// Moves `len` random bytes from `src` to `dst` through edu, each
+    /// buffer in a streaming mapping of its own, and compares them.
+    fn trip(&self, mut src: Pages, dst: Pages, len: usize) -> Result<Trip> {
+        fill_random(&mut src.as_mut_slice()[..len]);
+        let (src_phys, dst_phys) = (src.phys(), dst.phys());
+        let map = |p: Pages, phys: u64, dir: Direction| {
+            Mapping::new(&self.dev, p, len, dir).inspect_err(|e| {
+                dev_err!(
+                    self.dev,
+                    "cannot map {} bytes at phys {:#x} {}: {:?}",
+                    len,
+                    phys,
+                    dir,
+                    e
+                )
+            })
+        };
+        let src = map(src, src_phys, Direction::ToDevice)?;
+        let dst = map(dst, dst_phys, Direction::FromDevice)?;
+        let (src_dma, dst_dma) = (src.dma_addr(), dst.dma_addr());
+        let moved = self.stream(&[(src_dma, len as u64)], &[(dst_dma, len as u64)])?;
+        let (src, dst) = (src.unmap()?, dst.unmap()?);
+        let mask = self.dev.dma_mask();
+        Ok(Trip {
+            src_phys,
+            src_dma,
+            src: Route::of(src_phys, src_dma, len as u64, mask),
+            dst_phys,
+            dst_dma,
+            dst: Route::of(dst_phys, dst_dma, len as u64, mask),
+            ok: moved == len as u64 && src.as_slice()[..len] == dst.as_slice()[..len],
+        })
+    }
+
+    /// Without an IOMMU: a pair of buffers above the DMA mask and a pair
+    /// below it each make a round trip through edu.  The pair above must
+    /// have been bounced under the mask, the pair below handed to the
+    /// device at its physical address.
+    fn bounce_route(&self, out: &mut Out) -> Result {
+        let mask = self.dev.dma_mask();
+        let mut misses = KVec::new();
+        let (src, dst) = (
+            self.alloc_above(mask, 4096, &mut misses)?,
+            self.alloc_above(mask, 4096, &mut misses)?,
+        );
+        let above = self.trip(src, dst, 4096)?;
+        let (src, dst) = (self.alloc_below(mask, 4096)?, self.alloc_below(mask, 4096)?);
+        let below = self.trip(src, dst, 4096)?;
+        *out = Out::new();
+        let what = StackStr::<64>::from_fmt(format_args!("bounce_route above mask {:#x}", mask));
+        let ok_above = above.report(&self.dev, out, what.as_str(), Route::Bounced);
+        let what = StackStr::<64>::from_fmt(format_args!("bounce_route below mask {:#x}", mask));
+        let ok_below = below.report(&self.dev, out, what.as_str(), Route::Direct);
+        drop(misses);
+        if ok_above && ok_below {
+            Ok(())
+        } else {
+            Err(EIO)
+        }
+    }
+
+    /// Without an IOMMU: two scatterlists of `pages` pages whose entries
+    /// alternate between memory above and below the DMA mask, the source
+    /// starting above, the destination below; edu moves a random pattern
+    /// from one to the other, so bytes go from bounced entries to direct
+    /// ones and back.
+    fn sg_mixed(&self, out: &mut Out, pages: usize) -> Result {
+        let mask = self.dev.dma_mask();
+        let mut misses = KVec::new();
+        // Entry `i` lies above the mask when `i % 2 == above_at`.
+        let mut build = |fill: bool, above_at: usize| -> Result<(SgTable, KVec<u64>)> {
+            let mut bufs = KVec::with_capacity(pages, GFP_KERNEL)?;
+            let mut phys = KVec::with_capacity(pages, GFP_KERNEL)?;
+            for i in 0..pages {
+                let mut p = if i % 2 == above_at {
+                    self.alloc_above(mask, 4096, &mut misses)?
+                } else {
+                    self.alloc_below(mask, 4096)?
+                };
+                if fill {
+                    fill_random(p.as_mut_slice());
+                }
+                phys.push(p.phys(), GFP_KERNEL)?;
+                bufs.push(p, GFP_KERNEL)?;
+            }
+            let offs = KVec::from_elem(0u32, pages, GFP_KERNEL)?;
+            let lens = KVec::from_elem(4096u32, pages, GFP_KERNEL)?;
+            Ok((SgTable::new(bufs, &offs, &lens)?, phys))
+        };
+        let (src, src_phys) = build(true, 0)?;
+        let (dst, dst_phys) = build(false, 1)?;
+        let src = SgMapping::new(&self.dev, src, Direction::ToDevice)?;
+        let dst = SgMapping::new(&self.dev, dst, Direction::FromDevice)?;
+        let (ss, ds) = (dma_segments(&src)?, dma_segments(&dst)?);
+        let sr = SgRoutes::of(&ss, &src_phys, 0, mask);
+        let dr = SgRoutes::of(&ds, &dst_phys, 1, mask);
+        let moved = self.stream(&ss, &ds)?;
+        let (src, dst) = (src.unmap(), dst.unmap());
+        let same = src
+            .pages()
+            .iter()
+            .zip(dst.pages())
+            .all(|(a, b)| a.as_slice()[..4096] == b.as_slice()[..4096]);
+        let bytes_ok = same && moved == (pages * 4096) as u64;
+        let ok = bytes_ok && sr.wrong == 0 && dr.wrong == 0;
+        *out = StackStr::from_fmt(format_args!(
+            "sg_mixed {} pages, alternately above and below mask {:#x}: to device {} DMA segments ({} direct, {} bounced, {} wrong), from device {} ({} direct, {} bounced, {} wrong), {} bytes moved: {}\n",
+            pages,
+            mask,
+            ss.len(),
+            sr.direct,
+            sr.bounced,
+            sr.wrong,
+            ds.len(),
+            dr.direct,
+            dr.bounced,
+            dr.wrong,
+            moved,
+            if !bytes_ok {
+                "BYTES DIFFER"
+            } else if ok {
+                "bytes match"
+            } else {
+                "bytes match, WRONG ROUTE"
+            }
+        ));
+        if ok {
+            dev_info!(self.dev, "{}", out.as_str().trim_end());
+            Ok(())
+        } else {
+            dev_err!(self.dev, "{}", out.as_str().trim_end());
+            Err(EIO)
+        }
+    }
+
+    /// Without an IOMMU: a bounced `DMA_FROM_DEVICE` mapping that edu
+    /// writes only in part.  The bounce pool is dirtied first with another
+    /// pattern; after the unmap, the part the device did not write must
+    /// still hold what the CPU put there (a map copies the buffer into its
+    /// slots whatever the direction), not old pool data or zeros.
+    fn bounce_partial(&self, out: &mut Out) -> Result {
+        /// What the CPU puts in the buffer before mapping it.
+        const P: u8 = 0xa5;
+        /// What the pool holds from an earlier mapping.
+        const Q: u8 = 0x3c;
+        let mask = self.dev.dma_mask();
+        let mut misses = KVec::new();
+        // edu's buffer gets the bytes it will write, from memory under the
+        // mask: a direct mapping, which leaves the pool alone.
+        let mut data = self.alloc_below(mask, 4096)?;
+        fill_random(&mut data.as_mut_slice()[..CHUNK]);
+        let dm = Mapping::new(&self.dev, data, CHUNK, Direction::ToDevice)?;
+        self.transfer(dm.dma_addr(), 0, CHUNK, false)?;
+        let data = dm.unmap()?;
+        // Dirty the pool: map and unmap a buffer full of Q until its bounce
+        // address comes round again, so that the slots the next mapping
+        // takes have held Q (whether the pool hands out its slots in turn
+        // or the first free ones).
+        let mut q = self.alloc_above(mask, 4096, &mut misses)?;
+        q.as_mut_slice().fill(Q);
+        let mut dirtied = KVec::with_capacity(DIRTY_ROUNDS, GFP_KERNEL)?;
+        for _ in 0..DIRTY_ROUNDS {
+            let m = Mapping::new(&self.dev, q, 4096, Direction::ToDevice)?;
+            let addr = m.dma_addr();
+            q = m.unmap()?;
+            if dirtied.contains(&addr) {
+                break;
+            }
+            dirtied.push(addr, GFP_KERNEL)?;
+        }
+        drop(q);
+        // The buffer edu writes in part.
+        let mut p = self.alloc_above(mask, 4096, &mut misses)?;
+        p.as_mut_slice().fill(P);
+        let phys = p.phys();
+        let pm = Mapping::new(&self.dev, p, 4096, Direction::FromDevice)?;
+        let dma = pm.dma_addr();
+        let reused = dirtied.contains(&dma);
+        self.transfer(dma, 0, CHUNK, true)?;
+        let p = pm.unmap()?;
+        let (head, tail) = p.as_slice()[..4096].split_at(CHUNK);
+        let head_ok = *head == data.as_slice()[..CHUNK];
+        let count = |v: u8| tail.iter().filter(|&&b| b == v).count();
+        let (kept, old, zero) = (count(P), count(Q), count(0));
+        let route = Route::of(phys, dma, 4096, mask);
+        let ok = head_ok && kept == tail.len() && route == Route::Bounced;
+        *out = StackStr::from_fmt(format_args!(
+            "bounce_partial: phys {:#x} dma {:#x} ({}), pool dirtied with {:#04x} by {} mappings, {}: [0, 2048) {}, [2048, 4096) {} bytes still {:#04x}, {} {:#04x}, {} zero: {}\n",
+            phys,
+            dma,
+            route.name(),
+            Q,
+            dirtied.len(),
+            if reused {
+                "the mapping reuses dirtied slots"
+            } else {
+                "the mapping got other slots"
+            },
+            if head_ok { "as the device wrote" } else { "NOT AS THE DEVICE WROTE" },
+            kept,
+            P,
+            old,
+            Q,
+            zero,
+            if ok { "ok" } else { "FAILED" }
+        ));
+        drop(misses);
+        if ok {
+            dev_info!(self.dev, "{}", out.as_str().trim_end());
+            Ok(())
+        } else {
+            dev_err!(self.dev, "{}", out.as_str().trim_end());
+            Err(EIO)
+        }
+    }
+
+    /// Behind an IOMMU, attached untrusted: 100 bytes inside a page of
+    /// random data are mapped for the device, which reads the whole IOMMU
+    /// granule around them and writes it out to a second mapping.  The
+    /// device must find the 100 bytes at their offset and zeros everywhere
+    /// else, never the bytes around the buffer.
+    fn untrusted_100(&self, out: &mut Out) -> Result {
+        /// Where the 100 bytes lie in their page: across the 2048-byte line
+        /// between edu's two reads.
+        const OFF: usize = 2000;
+        const LEN: usize = 100;
+        if !self.untrusted.load(Ordering::Acquire) {
+            dev_err!(
+                self.dev,
+                "untrusted_100 needs the device attached to rsdma as untrusted"
+            );
+            return Err(EPERM);
+        }
+        let mut src = Pages::alloc(4096)?;
+        fill_random(src.as_mut_slice());
+        // No zero byte around the data: a zero the device sees there can
+        // only come from the padding.
+        for b in src.as_mut_slice().iter_mut() {
+            *b |= 1;
+        }
+        let mut data = [0u8; LEN];
+        data.copy_from_slice(&src.as_slice()[OFF..OFF + LEN]);
+        let mut dst = Pages::alloc(4096)?;
+        dst.as_mut_slice().fill(0xa5);
+        let sm = OffsetMapping::new(&self.dev, src, OFF, LEN, Direction::ToDevice)?;
+        let dm = Mapping::new(&self.dev, dst, 4096, Direction::FromDevice)?;
+        let dma = sm.dma_addr();
+        let granule = dma & !0xfff;
+        let at = (dma & 0xfff) as usize;
+        if at + LEN > MAX_XFER {
+            dev_err!(
+                self.dev,
+                "untrusted_100: the mapping at {:#x} ends past the bytes edu can read",
+                dma
+            );
+            return Err(EIO);
+        }
+        // edu moves at most 4095 bytes a transfer: all of the granule but
+        // its last byte, in two reads.
+        self.transfer(granule, 0, CHUNK, false)?;
+        self.transfer(
+            granule + CHUNK as u64,
+            CHUNK as u64,
+            MAX_XFER - CHUNK,
+            false,
+        )?;
+        self.transfer(dm.dma_addr(), 0, MAX_XFER, true)?;
+        drop(sm.unmap()?);
+        let dst = dm.unmap()?;
+        let seen = &dst.as_slice()[..MAX_XFER];
+        let data_ok = seen[at..at + LEN] == data;
+        let exposed = seen
+            .iter()
+            .enumerate()
+            .filter(|&(i, &b)| !(at..at + LEN).contains(&i) && b != 0)
+            .count();
+        let ok = data_ok && exposed == 0;
+        *out = StackStr::from_fmt(format_args!(
+            "untrusted_100: {} bytes at dma {:#x} (granule {:#x} + {:#x}): the device read the data {}, {} other byte(s) of the granule not zero: {}\n",
+            LEN,
+            dma,
+            granule,
+            at,
+            if data_ok { "intact" } else { "WRONG" },
+            exposed,
+            if ok { "ok" } else { "FAILED" }
+        ));
+        if ok {
+            dev_info!(self.dev, "{}", out.as_str().trim_end());
+            Ok(())
+        } else {
+            dev_err!(self.dev, "{}", out.as_str().trim_end());
+            Err(EIO)
+        }
+    }
+
+    /// Without an IOMMU: bounced mappings of 64 KiB are made until the
+    /// bounce pool is exhausted and a map fails.  The first mapping must
+    /// still hold its bytes (edu copies them out to memory under the mask),
+    /// and once everything is unmapped a bounced round trip works again.
+    fn exhaust(&self, out: &mut Out) -> Result {
+        const SIZE: usize = 64 * 1024;
+        /// Maps tried before the pool must have run out.
+        const ATTEMPTS: usize = 256;
+        let mask = self.dev.dma_mask();
+        let mut misses = KVec::new();
+        let mut maps = KVec::with_capacity(ATTEMPTS, GFP_KERNEL)?;
+        let mut first = KVec::with_capacity(SIZE, GFP_KERNEL)?;
+        let mut failed = false;
+        for _ in 0..ATTEMPTS {
+            let mut p = self.alloc_above(mask, SIZE, &mut misses)?;
+            fill_random(p.as_mut_slice());
+            if first.is_empty() {
+                first.extend_from_slice(&p.as_slice()[..SIZE], GFP_KERNEL)?;
+            }
+            let phys = p.phys();
+            match Mapping::new(&self.dev, p, SIZE, Direction::ToDevice) {
+                Ok(m) => {
+                    let route = Route::of(phys, m.dma_addr(), SIZE as u64, mask);
+                    if route != Route::Bounced {
+                        dev_err!(
+                            self.dev,
+                            "exhaust: mapping of phys {:#x} at dma {:#x} is {}, not bounced",
+                            phys,
+                            m.dma_addr(),
+                            route.name()
+                        );
+                        return Err(EIO);
+                    }
+                    maps.push(m, GFP_KERNEL)?;
+                }
+                Err(e) if e == ENOMEM => {
+                    failed = true;
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let n = maps.len();
+        if n == 0 || !failed {
+            dev_err!(
+                self.dev,
+                "exhaust: {} maps of {} bytes succeeded, {}: expected some to, then one not to",
+                n,
+                SIZE,
+                if failed {
+                    "then one failed"
+                } else {
+                    "none failed"
+                }
+            );
+            return Err(EIO);
+        }
+        // The pool is full: the first mapping must still hold its bytes.
+        // edu copies them out to memory under the mask, mapped directly.
+        let dst = self.alloc_below(mask, SIZE)?;
+        let dst_phys = dst.phys();
+        let dm = Mapping::new(&self.dev, dst, SIZE, Direction::FromDevice)?;
+        let (first_dma, dst_dma) = (maps[0].dma_addr(), dm.dma_addr());
+        let dst_route = Route::of(dst_phys, dst_dma, SIZE as u64, mask);
+        let moved = self.stream(&[(first_dma, SIZE as u64)], &[(dst_dma, SIZE as u64)])?;
+        let dst = dm.unmap()?;
+        let intact = moved == SIZE as u64 && dst.as_slice()[..SIZE] == first[..];
+        drop(maps);
+        // With the pool free again, a bounced round trip works.
+        let (src, dst2) = (
+            self.alloc_above(mask, 4096, &mut misses)?,
+            self.alloc_above(mask, 4096, &mut misses)?,
+        );
+        let trip = self.trip(src, dst2, 4096)?;
+        drop(misses);
+        let ok = intact && dst_route == Route::Direct;
+        *out = StackStr::from_fmt(format_args!(
+            "exhaust: {} bounced mappings of {} bytes, map {} failed; the first (dma {:#x}) copied out to dma {:#x} ({}): {}\n",
+            n,
+            SIZE,
+            n + 1,
+            first_dma,
+            dst_dma,
+            dst_route.name(),
+            if intact { "bytes match" } else { "BYTES DIFFER" }
+        ));
+        if ok {
+            dev_info!(self.dev, "{}", out.as_str().trim_end());
+        } else {
+            dev_err!(self.dev, "{}", out.as_str().trim_end());
+        }
+        let trip_ok = trip.report(
+            &self.dev,
+            out,
+            "exhaust, after unmapping all: round trip",
+            Route::Bounced,
+        );
+        if ok && trip_ok {
+            Ok(())
+        } else {
+            Err(EIO)
+        }
+    }
+}
+
+/// The `(address, length)` DMA segments of a mapped scatterlist.
+fn dma_segments(m: &SgMapping) -> Result<KVec<(u64, u64)>> {
+    let mut v = KVec::with_capacity(m.nents(), GFP_KERNEL)?;
+    for e in m.segments().iter() {
+        v.push((e.dma_address(), u64::from(e.dma_len())), GFP_KERNEL)?;
+    }
+    Ok(v)
+}
+
+/// How a mapping made without an IOMMU came out, told from its physical
+/// and DMA addresses (QEMU virt puts no offset between the two).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// The device got the physical address itself.
+    Direct,
+    /// The device got another address under its mask: a bounce buffer.
+    Bounced,
+    /// The device got an address its mask cannot express.
+    OutOfMask,
+}
+
+impl Route {
+    /// The route of `len` bytes at `phys` the device reaches at `dma`.
+    fn of(phys: u64, dma: u64, len: u64, mask: u64) -> Self {
+        if dma == phys {
+            Route::Direct
+        } else if dma
+            .checked_add(len.saturating_sub(1))
+            .is_some_and(|last| last <= mask)
+        {
+            Route::Bounced
+        } else {
+            Route::OutOfMask
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Route::Direct => "direct",
+            Route::Bounced => "bounced",
+            Route::OutOfMask => "OUT OF THE MASK",
+        }
+    }
+}
+
+/// One round trip through edu ([`Edu::trip`]).
+struct Trip {
+    src_phys: u64,
+    src_dma: u64,
+    src: Route,
+    dst_phys: u64,
+    dst_dma: u64,
+    dst: Route,
+    /// The bytes arrived.
+    ok: bool,
+}
+
+impl Trip {
+    /// Adds a line about the trip to `out` and logs it; tells whether the
+    /// bytes arrived and both buffers took route `want`.
+    fn report(&self, dev: &Device, out: &mut Out, what: &str, want: Route) -> bool {
+        let ok = self.ok && self.src == want && self.dst == want;
+        let line = StackStr::<256>::from_fmt(format_args!(
+            "{}: src phys {:#x} dma {:#x} ({}), dst phys {:#x} dma {:#x} ({}): {}\n",
+            what,
+            self.src_phys,
+            self.src_dma,
+            self.src.name(),
+            self.dst_phys,
+            self.dst_dma,
+            self.dst.name(),
+            if !self.ok {
+                "BYTES DIFFER"
+            } else if ok {
+                "bytes match"
+            } else {
+                "bytes match, WRONG ROUTE"
+            }
+        ));
+        let _ = out.write_str(line.as_str());
+        if ok {
+            dev_info!(dev, "{}", line.as_str().trim_end());
+        } else {
+            dev_err!(dev, "{}", line.as_str().trim_end());
+        }
+        ok
+    }
+}
+
+/// How the entries of a scatterlist mapped without an IOMMU came out.
+struct SgRoutes {
+    direct: usize,
+    bounced: usize,
+    /// Entries below the mask not handed over directly, entries above it
+    /// not bounced, or segments the mask cannot express.
+    wrong: usize,
+}
+
+impl SgRoutes {
+    /// Entry `i` (physical address `phys[i]`, one page) lies above `mask`
+    /// when `i % 2 == above_at`, and must have been bounced; the others
+    /// must have gone direct.  When segments were merged across entries,
+    /// entries cannot be told apart and every segment only has to fit the
+    /// mask.
+    fn of(segs: &[(u64, u64)], phys: &[u64], above_at: usize, mask: u64) -> Self {
+        let mut r = SgRoutes {
+            direct: 0,
+            bounced: 0,
+            wrong: 0,
+        };
+        for (i, &(dma, len)) in segs.iter().enumerate() {
+            let want = if segs.len() != phys.len() {
+                None
+            } else if i % 2 == above_at {
+                Some(Route::Bounced)
+            } else {
+                Some(Route::Direct)
+            };
+            let got = Route::of(phys.get(i).copied().unwrap_or(u64::MAX), dma, len, mask);
+            match got {
+                Route::Direct => r.direct += 1,
+                Route::Bounced => r.bounced += 1,
+                Route::OutOfMask => {}
+            }
+            if got == Route::OutOfMask || want.is_some_and(|w| w != got) {
+                r.wrong += 1;
+            }
+        }
+        r
     }
 }
 
@@ -449,6 +1025,17 @@ impl Command for Edu {
                 }
                 self.sg_roundtrip(&mut state, n)
             }
+            (Some("sg_mixed"), n) => {
+                let n: usize = n.unwrap_or("16").parse().map_err(|_| EINVAL)?;
+                if !(2..=512).contains(&n) {
+                    return Err(EINVAL);
+                }
+                self.sg_mixed(&mut state, n)
+            }
+            (Some("bounce_route"), None) => self.bounce_route(&mut state),
+            (Some("bounce_partial"), None) => self.bounce_partial(&mut state),
+            (Some("untrusted_100"), None) => self.untrusted_100(&mut state),
+            (Some("exhaust"), None) => self.exhaust(&mut state),
             (Some("coherent"), None) => self.coherent(&mut state),
             (Some("sync_range"), None) => self.sync_range(&mut state),
             (Some("stale"), None) => self.stale(&mut state),
@@ -456,22 +1043,25 @@ impl Command for Edu {
             (Some("leak"), None) => self.leak(&mut state),
             (Some("mmap_prepare"), None) => self.mmap_prepare(&mut state),
             (Some("attach"), first) => {
-                // `attach [lazy] [notracker]`
+                // `attach [lazy] [notracker] [untrusted]`
                 let mut cfg = rsdma::Config::default();
                 for w in Iterator::chain(first.into_iter(), words) {
                     match w {
                         "lazy" => cfg.lazy = true,
                         "notracker" => cfg.no_tracker = true,
+                        "untrusted" => cfg.untrusted = true,
                         _ => return Err(EINVAL),
                     }
                 }
                 rsdma::attach(&self.dev, &cfg)?;
                 self.tracked.store(!cfg.no_tracker, Ordering::Release);
+                self.untrusted.store(cfg.untrusted, Ordering::Release);
                 *state = StackStr::from_fmt(format_args!("attached to rsdma\n"));
                 Ok(())
             }
             (Some("detach"), None) => {
                 self.tracked.store(false, Ordering::Release);
+                self.untrusted.store(false, Ordering::Release);
                 rsdma::detach(&self.dev)?;
                 *state = StackStr::from_fmt(format_args!("detached from rsdma\n"));
                 Ok(())
@@ -554,14 +1144,13 @@ impl pci::Driver for EduDriver {
             );
             return Err(EIO);
         }
-        // Without an IOMMU the kernel's own DMA layer refuses a mask under
-        // which there is no memory (QEMU virt's RAM starts at 1 GiB): keep
-        // the bus's default then, until a test sets the mask edu was given
-        // (`dma_bits`), which rsdma serves by bouncing.
+        // Without an IOMMU the kernel refuses a mask below its lowest
+        // memory zone (which may span the first 4 GiB): the device keeps
+        // its bus's default mask then, and `dma_bits` sets another.
         if let Err(e) = dev.set_dma_mask((1u64 << DEFAULT_DMA_BITS) - 1) {
-            dev_info!(
+            dev_warn!(
                 dev,
-                "no {}-bit DMA mask ({:?}); keeping {:#x} until dma_bits",
+                "cannot set a {}-bit DMA mask ({:?}): keeping {:#x}",
                 DEFAULT_DMA_BITS,
                 e,
                 dev.dma_mask()
@@ -575,6 +1164,7 @@ impl pci::Driver for EduDriver {
                 state <- new_mutex!(StackStr::new(), "Edu::state"),
                 mmap_buf <- new_mutex!(None, "Edu::mmap_buf"),
                 tracked: AtomicBool::new(false),
+                untrusted: AtomicBool::new(false),
             }),
             GFP_KERNEL,
         )?;
