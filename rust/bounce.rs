@@ -26,7 +26,6 @@ use crate::new_irq_spinlock;
 use crate::rsdma_core::bounce::{
     copy_on, Area, BounceCopy, BounceGeometry, BounceOp, BounceRequest, BounceSlot,
 };
-use crate::rsdma_core::cache::{for_cpu, for_device};
 use crate::rsdma_core::dma::{Attrs, Direction};
 use crate::{dev_err, params};
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -346,7 +345,7 @@ impl Bounce {
         }
         let span_phys = pool.mem.phys() + off(m.span_start) as u64;
         // The device reads the slots, padding and all, from memory.
-        self.cache_for_device(span_phys, m.span_len as usize, dir);
+        crate::cache::to_device(self.coherent, span_phys, m.span_len as usize, dir);
         Ok(Some(Bounced {
             addr: m.tlb_addr,
             span_start: m.span_start,
@@ -373,7 +372,7 @@ impl Bounce {
         let off = (addr - pool.base) as usize;
         if copy_on(BounceOp::Unmap, dir, attrs) == Some(BounceCopy::FromSlot) {
             let phys = pool.mem.phys() + off as u64;
-            self.cache_for_cpu(phys, len as usize, dir);
+            crate::cache::to_cpu(self.coherent, phys, len as usize, dir);
             lent.copy_from(0, &pool.mem, off, (len as usize).min(lent.len()))?;
         }
         Ok(())
@@ -395,10 +394,10 @@ impl Bounce {
         match copy_on(op, dir, Attrs::empty()) {
             Some(BounceCopy::ToSlot) => {
                 lent.copy_to(at, &pool.mem, off, len)?;
-                self.cache_for_device(phys, len, dir);
+                crate::cache::to_device(self.coherent, phys, len, dir);
             }
             Some(BounceCopy::FromSlot) => {
-                self.cache_for_cpu(phys, len, dir);
+                crate::cache::to_cpu(self.coherent, phys, len, dir);
                 lent.copy_from(at, &pool.mem, off, len)?;
             }
             None => {}
@@ -413,20 +412,6 @@ impl Bounce {
             self.high_water.fetch_max(now, Ordering::Relaxed);
         } else {
             self.used.fetch_sub(before - after, Ordering::Relaxed);
-        }
-    }
-
-    /// Cache maintenance before the device reads slots the CPU wrote.
-    fn cache_for_device(&self, phys: u64, len: usize, dir: Direction) {
-        if let Some(op) = for_device(self.coherent, dir) {
-            crate::cache::run(op, phys, len);
-        }
-    }
-
-    /// Cache maintenance before the CPU reads slots the device wrote.
-    fn cache_for_cpu(&self, phys: u64, len: usize, dir: Direction) {
-        if let Some(op) = for_cpu(self.coherent, dir) {
-            crate::cache::run(op, phys, len);
         }
     }
 

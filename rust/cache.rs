@@ -12,16 +12,27 @@ use crate::rsdma_core::dma::Direction;
 impl RsdmaDev {
     /// Before the device accesses `len` bytes at `phys`.
     pub(crate) fn sync_for_device_phys(&self, phys: u64, len: usize, dir: Direction) {
-        if let Some(op) = for_device(self.coherent, dir) {
-            run(op, phys, len);
-        }
+        to_device(self.coherent, phys, len, dir);
     }
 
     /// Before the CPU reads what the device wrote to `len` bytes at `phys`.
     pub(crate) fn sync_for_cpu_phys(&self, phys: u64, len: usize, dir: Direction) {
-        if let Some(op) = for_cpu(self.coherent, dir) {
-            run(op, phys, len);
-        }
+        to_cpu(self.coherent, phys, len, dir);
+    }
+}
+
+/// Hands `len` bytes at `phys` to a device (`coherent` or not).
+pub(crate) fn to_device(coherent: bool, phys: u64, len: usize, dir: Direction) {
+    if let Some(op) = for_device(coherent, dir) {
+        run(op, phys, len);
+    }
+}
+
+/// Hands `len` bytes at `phys` back to the CPU after a device (`coherent`
+/// or not) may have written them.
+pub(crate) fn to_cpu(coherent: bool, phys: u64, len: usize, dir: Direction) {
+    if let Some(op) = for_cpu(coherent, dir) {
+        run(op, phys, len);
     }
 }
 

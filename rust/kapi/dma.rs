@@ -33,11 +33,14 @@ impl Direction {
 ///
 /// # Invariants
 ///
-/// `addr` is a live mapping of `pages[..len]` for `dev` in direction `dir`.
+/// `addr` is a live mapping of `pages[offset..offset + len]` for `dev` in
+/// direction `dir`.
 pub struct Mapping {
     dev: ARef<Device>,
     pages: Option<Pages>,
     addr: u64,
+    /// Where in `pages` the mapping starts.
+    offset: usize,
     len: usize,
     dir: Direction,
 }
@@ -45,13 +48,36 @@ pub struct Mapping {
 impl Mapping {
     /// Maps the first `len` bytes of `pages` for `dev`.
     pub fn new(dev: &Device, pages: Pages, len: usize, dir: Direction) -> Result<Self> {
-        if len == 0 || len > pages.len() {
+        Self::new_at(dev, pages, 0, len, dir)
+    }
+
+    /// Maps `len` bytes of `pages` from `offset` for `dev`, for a buffer
+    /// that neither starts nor ends on a page boundary.
+    pub fn new_at(
+        dev: &Device,
+        pages: Pages,
+        offset: usize,
+        len: usize,
+        dir: Direction,
+    ) -> Result<Self> {
+        let end = offset.checked_add(len).ok_or(EINVAL)?;
+        if len == 0 || end > pages.len() {
             return Err(EINVAL);
         }
-        // SAFETY: the device is live; `pages` holds `len` bytes and is kept
+        let page_size = super::page::PAGE_SIZE;
+        let page = pages.nth_page(offset / page_size).ok_or(EINVAL)?;
+        // SAFETY: the device is live; `page` is a page of `pages`, which
+        // holds the `len` bytes from `offset % PAGE_SIZE` in it, and is kept
         // alive (owned) until the mapping is undone.
         let addr = unsafe {
-            bindings::dma_map_page_attrs(dev.as_raw(), pages.as_page(), 0, len, dir.as_raw(), 0)
+            bindings::dma_map_page_attrs(
+                dev.as_raw(),
+                page,
+                offset % page_size,
+                len,
+                dir.as_raw(),
+                0,
+            )
         };
         // SAFETY: the device is live.
         if unsafe { bindings::rsdma_helper_dma_mapping_error(dev.as_raw(), addr) } != 0 {
@@ -62,6 +88,7 @@ impl Mapping {
             dev: dev.get(),
             pages: Some(pages),
             addr,
+            offset,
             len,
             dir,
         })
@@ -115,9 +142,9 @@ impl Mapping {
     /// syncs back for the device.
     pub fn with_cpu<R>(&mut self, f: impl FnOnce(&mut [u8]) -> R) -> Result<R> {
         self.sync_range_for_cpu(0, self.len)?;
-        let len = self.len;
+        let (start, end) = (self.offset, self.offset + self.len);
         let r = match self.pages.as_mut() {
-            Some(p) => f(&mut p.as_mut_slice()[..len]),
+            Some(p) => f(&mut p.as_mut_slice()[start..end]),
             None => return Err(EINVAL),
         };
         self.sync_range_for_device(0, self.len)?;
@@ -129,11 +156,12 @@ impl Mapping {
     pub fn read_range(&self, offset: usize, out: &mut [u8]) -> Result {
         self.sync_range_for_cpu(offset, out.len())?;
         let p = self.pages.as_ref().ok_or(EINVAL)?;
-        out.copy_from_slice(&p.as_slice()[offset..offset + out.len()]);
+        let start = self.offset + offset;
+        out.copy_from_slice(&p.as_slice()[start..start + out.len()]);
         Ok(())
     }
 
-    /// Unmaps and returns the buffer to the CPU.
+    /// Unmaps and returns the whole buffer to the CPU.
     pub fn unmap(mut self) -> Result<Pages> {
         self.do_unmap();
         // `pages` is only taken here and in drop, so it is always present.
@@ -425,99 +453,5 @@ impl Coherent {
                 self.attrs as _,
             )
         })
-    }
-}
-
-/// A streaming mapping of part of a page buffer it owns: `len` bytes at
-/// `offset` (`dma_map_page_attrs` with an offset), for buffers that neither
-/// start nor end on a page boundary.  The CPU gets the bytes back with
-/// [`OffsetMapping::unmap`].
-///
-/// # Invariants
-///
-/// While `pages` is `Some`, `addr` is a live mapping of
-/// `pages[offset..offset + len]` for `dev` in direction `dir`.
-pub struct OffsetMapping {
-    dev: ARef<Device>,
-    pages: Option<Pages>,
-    addr: u64,
-    len: usize,
-    dir: Direction,
-}
-
-impl OffsetMapping {
-    /// Maps `len` bytes of `pages` from `offset` for `dev`.
-    pub fn new(
-        dev: &Device,
-        pages: Pages,
-        offset: usize,
-        len: usize,
-        dir: Direction,
-    ) -> Result<Self> {
-        let end = offset.checked_add(len).ok_or(EINVAL)?;
-        if len == 0 || end > pages.len() {
-            return Err(EINVAL);
-        }
-        let page_size = super::page::PAGE_SIZE;
-        let page = pages.nth_page(offset / page_size).ok_or(EINVAL)?;
-        // SAFETY: the device is live; `page` is a page of `pages`, which
-        // holds the `len` bytes from `offset % PAGE_SIZE` in it, and is
-        // kept alive (owned) until the mapping is undone.
-        let addr = unsafe {
-            bindings::dma_map_page_attrs(
-                dev.as_raw(),
-                page,
-                offset % page_size,
-                len,
-                dir.as_raw(),
-                0,
-            )
-        };
-        // SAFETY: the device is live.
-        if unsafe { bindings::rsdma_helper_dma_mapping_error(dev.as_raw(), addr) } != 0 {
-            return Err(ENOMEM);
-        }
-        // INVARIANT: mapped above.
-        Ok(Self {
-            dev: dev.get(),
-            pages: Some(pages),
-            addr,
-            len,
-            dir,
-        })
-    }
-
-    /// The device's address of the first mapped byte.
-    pub fn dma_addr(&self) -> u64 {
-        self.addr
-    }
-
-    /// Unmaps and returns the whole buffer to the CPU.
-    pub fn unmap(mut self) -> Result<Pages> {
-        self.do_unmap();
-        self.pages.take().ok_or(EINVAL)
-    }
-
-    fn do_unmap(&mut self) {
-        if self.pages.is_some() {
-            // SAFETY: the mapping is live (type invariant) and undone once:
-            // both callers take `pages` right after.
-            unsafe {
-                bindings::dma_unmap_page_attrs(
-                    self.dev.as_raw(),
-                    self.addr,
-                    self.len,
-                    self.dir.as_raw(),
-                    0,
-                )
-            };
-        }
-    }
-}
-
-impl Drop for OffsetMapping {
-    fn drop(&mut self) {
-        self.do_unmap();
-        self.pages = None;
     }
 }

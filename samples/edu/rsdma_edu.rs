@@ -49,7 +49,7 @@ pub mod rsdma;
 
 use kapi::debugfs::{Command, CommandFile, Dir};
 use kapi::device::Device;
-use kapi::dma::{Coherent, Direction, Mapping, OffsetMapping, SgMapping};
+use kapi::dma::{Coherent, Direction, Mapping, SgMapping};
 use kapi::fmt::StackStr;
 use kapi::page::{fill_random, Pages};
 use kapi::pci;
@@ -716,7 +716,7 @@ impl Edu {
         data.copy_from_slice(&src.as_slice()[OFF..OFF + LEN]);
         let mut dst = Pages::alloc(4096)?;
         dst.as_mut_slice().fill(0xa5);
-        let sm = OffsetMapping::new(&self.dev, src, OFF, LEN, Direction::ToDevice)?;
+        let sm = Mapping::new_at(&self.dev, src, OFF, LEN, Direction::ToDevice)?;
         let dm = Mapping::new(&self.dev, dst, 4096, Direction::FromDevice)?;
         let dma = sm.dma_addr();
         let granule = dma & !0xfff;
