@@ -7,7 +7,10 @@
 #   rsdma.bench_threads=1,2   thread counts
 #   rsdma.bench_modes=...     modes, in the order of the first repetition:
 #                             iommu-dma, rsdma-strict, raw, rsdma-lazy,
-#                             dma-fq, identity (the default), rsdma-tracker
+#                             dma-fq, identity (the default), rsdma-tracker;
+#                             or the bounce modes, in a boot without an
+#                             IOMMU and with swiotlb=force: rsdma-bounce,
+#                             swiotlb, memcpy
 #
 # Each repetition runs every (pages, threads) row once, and each row runs
 # every mode once, back to back; the mode order rotates from one
@@ -35,9 +38,21 @@ trap '[ -e "/sys/kernel/debug/rsdma/$dev" ] && echo detach >$BENCH; rmmod rsdma_
 
 dev=$(edu_dev) || fail "no edu device"
 pcidrv=/sys/bus/pci/drivers/rsdma_edu
-[ -e "/sys/bus/pci/devices/$dev/iommu_group" ] || fail "edu has no IOMMU group (boot with an SMMU)"
-grp=$(basename "$(readlink "/sys/bus/pci/devices/$dev/iommu_group")")
-gtype=/sys/kernel/iommu_groups/$grp/type
+# The bounce modes measure a boot without an IOMMU; the others need one.
+bounce_modes=1
+for m in $MODES; do
+	case $m in rsdma-bounce | swiotlb | memcpy) ;; *) bounce_modes= ;; esac
+done
+if [ -n "$bounce_modes" ]; then
+	[ -e "/sys/bus/pci/devices/$dev/iommu_group" ] && fail "the bounce modes need a boot without an IOMMU"
+	grep -q 'swiotlb=force' /proc/cmdline || fail "the swiotlb mode needs a boot with swiotlb=force"
+	grp=none
+	gtype=/dev/null
+else
+	[ -e "/sys/bus/pci/devices/$dev/iommu_group" ] || fail "edu has no IOMMU group (boot with an SMMU)"
+	grp=$(basename "$(readlink "/sys/bus/pci/devices/$dev/iommu_group")")
+	gtype=/sys/kernel/iommu_groups/$grp/type
+fi
 
 # The bench needs edu's DMA masks to reach all of RAM without bouncing (the
 # identity domain is plain dma-direct) and to stay below the raw floor's
@@ -75,7 +90,9 @@ group_type() {
 
 # bound: edu bound to its driver (rsdma needs that): back to DMA if not.
 bound() {
-	[ -e "$pcidrv/$dev" ] || group_type DMA
+	[ -e "$pcidrv/$dev" ] && return 0
+	[ -n "$bounce_modes" ] && fail "edu is not bound to its driver"
+	group_type DMA
 }
 
 # sample MODE PAGES THREADS REP: one measurement; prints a BENCH line.
@@ -95,18 +112,31 @@ sample() {
 		want="domain=DMA-FQ ops=iommu-dma" ;;
 	identity) group_type identity; measure "map $2 $3 $MS"
 		want="domain=identity ops=direct" ;;
+	# Without an IOMMU: buffers above edu's 32-bit mask, bounced by rsdma's
+	# pool or (swiotlb=force) by the kernel's swiotlb; the floor is the
+	# two copies such a map + unmap makes.
+	rsdma-bounce) bound; bench attach; measure "map $2 $3 $MS high"; bench detach
+		want="bounced=1 domain=none ops=dma_ops" ;;
+	swiotlb) bound; measure "map $2 $3 $MS high"
+		want="bounced=1 domain=none ops=direct" ;;
+	memcpy) measure "copy $2 $3 $MS"
+		want="op=copy" ;;
 	*) fail "unknown mode $1" ;;
 	esac
 	case $r in
 	*"$want"*) ;;
 	*) fail "mode $1 measured something else: $r" ;;
 	esac
-	echo "BENCH mode=$1 rep=$4 ${r%% domain=*}"
+	echo "BENCH mode=$1 rep=$4 ${r%% bounced=*}"
 }
 
 nmodes=$(echo $MODES | wc -w)
 echo "bench: kernel $(uname -r)"
-echo "bench: edu $dev, IOMMU group $grp ($(cat $gtype)), $REPS repetitions of $MS ms samples"
+if [ -n "$bounce_modes" ]; then
+	echo "bench: edu $dev, no IOMMU, DMA mask 32 bits, $REPS repetitions of $MS ms samples"
+else
+	echo "bench: edu $dev, IOMMU group $grp ($(cat $gtype)), $REPS repetitions of $MS ms samples"
+fi
 echo "bench: pages [$PAGES], threads [$THREADS], modes [$MODES]"
 start=$(cut -d. -f1 /proc/uptime)
 rep=0
@@ -124,4 +154,4 @@ while [ $rep -lt "$REPS" ]; do
 	done
 done
 echo "bench: done in $(( $(cut -d. -f1 /proc/uptime) - start )) s"
-group_type DMA
+[ -n "$bounce_modes" ] || group_type DMA

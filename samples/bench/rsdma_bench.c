@@ -15,9 +15,17 @@
  * Everything goes through /sys/kernel/debug/rsdma_bench/run.  Write one
  * command, then read the file for its result:
  *
- *   map PAGES THREADS MS   dma_map_single() + dma_unmap_single() of PAGES
+ *   map PAGES THREADS MS [high]
+ *                          dma_map_single() + dma_unmap_single() of PAGES
  *                          pages (DMA_BIDIRECTIONAL) in THREADS threads
- *                          for MS milliseconds
+ *                          for MS milliseconds; with high, every buffer
+ *                          lies (at least partly) above the device's DMA
+ *                          mask, so that a layer without an IOMMU must
+ *                          bounce it
+ *   copy PAGES THREADS MS  the floor under any bounce buffer: memcpy() of
+ *                          PAGES pages into a scratch buffer (timed as the
+ *                          "map") and back (the "unmap"), which is what a
+ *                          bidirectional bounce map + unmap copies
  *   raw PAGES THREADS MS   the floor under any IOMMU-backed DMA API: bare
  *                          iommu_map() + iommu_unmap() of the same size on
  *                          the driver-owned (rsdma) domain the device is
@@ -33,11 +41,14 @@
  * A result reads, on one line:
  *
  *   op=map pages=1 threads=2 ms=400 loops=51234 map_ns=2112
- *   unmap_ns=2980 domain=DMA ops=iommu-dma
+ *   unmap_ns=2980 bounced=0 domain=DMA ops=iommu-dma
  *
  * where domain is the type of the IOMMU domain the device is attached to
- * (DMA, DMA-FQ, identity, unmanaged, or none) and ops what serves its DMA
- * API (iommu-dma, direct, or dma_ops: a per-device table such as rsdma's).
+ * (DMA, DMA-FQ, identity, unmanaged, or none), ops what serves its DMA
+ * API (iommu-dma, direct, or dma_ops: a per-device table such as rsdma's),
+ * and bounced is 1 when, without an IOMMU, the first mapping's bus address
+ * was not the buffer's own physical address (a bounce slot: swiotlb's or
+ * rsdma's).
  *
  * The device is locked for the whole of a command, so it cannot be unbound
  * under a run.  A raw run maps into a domain its owner may free: nothing
@@ -90,7 +101,17 @@
 enum bench_mode {
 	BENCH_MAP,
 	BENCH_RAW,
+	BENCH_COPY,
 };
+
+static const char *const bench_op_names[] = {
+	[BENCH_MAP] = "map",
+	[BENCH_RAW] = "raw",
+	[BENCH_COPY] = "copy",
+};
+
+/* Allocation tries for a buffer above the mask before giving up. */
+#define BENCH_HIGH_TRIES	64
 
 struct bench_run {
 	struct device *dev;
@@ -99,6 +120,7 @@ struct bench_run {
 	unsigned int pages;
 	unsigned int threads;
 	unsigned int ms;
+	bool high;			/* map mode: buffers above the mask */
 	int prot;			/* raw mode */
 };
 
@@ -106,7 +128,9 @@ struct bench_thread {
 	const struct bench_run *run;
 	struct task_struct *task;
 	void *buf;
+	void *scratch;			/* copy mode */
 	unsigned long iova;		/* raw mode */
+	dma_addr_t first_addr;		/* map mode: the first mapping */
 	u64 loops;
 	u64 map_ns;
 	u64 unmap_ns;
@@ -148,26 +172,41 @@ static int bench_thread_fn(void *data)
 		memset(t->buf, 0x66, size);
 
 		t0 = ktime_get();
-		if (r->mode == BENCH_RAW) {
+		switch (r->mode) {
+		case BENCH_RAW:
 			err = iommu_map(r->domain, t->iova, phys, size, r->prot,
 					GFP_ATOMIC);
-		} else {
+			break;
+		case BENCH_COPY:
+			memcpy(t->scratch, t->buf, size);
+			break;
+		case BENCH_MAP:
 			addr = dma_map_single(r->dev, t->buf, size,
 					      DMA_BIDIRECTIONAL);
 			if (dma_mapping_error(r->dev, addr))
 				err = -ENOMEM;
+			break;
 		}
 		t1 = ktime_get();
 		if (err) {
 			t->err = err;
 			break;
 		}
+		if (!t->loops)
+			t->first_addr = addr;
 
 		t2 = ktime_get();
-		if (r->mode == BENCH_RAW)
+		switch (r->mode) {
+		case BENCH_RAW:
 			unmapped = iommu_unmap(r->domain, t->iova, size);
-		else
+			break;
+		case BENCH_COPY:
+			memcpy(t->buf, t->scratch, size);
+			break;
+		case BENCH_MAP:
 			dma_unmap_single(r->dev, addr, size, DMA_BIDIRECTIONAL);
+			break;
+		}
 		t3 = ktime_get();
 		if (unmapped != size) {
 			t->err = -EIO;
@@ -270,6 +309,35 @@ static int bench_raw_prepare(struct bench_run *r, struct bench_thread *th)
 	return 0;
 }
 
+/* Whether @size bytes at @buf reach past what @dev's streaming mask covers. */
+static bool bench_above_mask(struct device *dev, void *buf, size_t size)
+{
+	return virt_to_phys(buf) + size - 1 > dma_get_mask(dev);
+}
+
+/*
+ * A buffer for @r: anywhere, or in high mode one the device's mask does not
+ * cover (the page allocator hands out the highest zone first, so this
+ * rarely takes more than one try).  NULL when none could be found.
+ */
+static void *bench_alloc_buf(const struct bench_run *r, size_t size)
+{
+	void *rejected[BENCH_HIGH_TRIES];
+	unsigned int n = 0, i;
+	void *buf = NULL;
+
+	while (n < BENCH_HIGH_TRIES) {
+		buf = alloc_pages_exact(size, GFP_KERNEL);
+		if (!buf || !r->high || bench_above_mask(r->dev, buf, size))
+			break;
+		rejected[n++] = buf;
+		buf = NULL;
+	}
+	for (i = 0; i < n; i++)
+		free_pages_exact(rejected[i], size);
+	return buf;
+}
+
 static int bench_measure(struct bench_run *r)
 {
 	size_t size = (size_t)r->pages * PAGE_SIZE;
@@ -283,10 +351,20 @@ static int bench_measure(struct bench_run *r)
 		return -ENOMEM;
 	for (i = 0; i < r->threads; i++) {
 		th[i].run = r;
-		th[i].buf = alloc_pages_exact(size, GFP_KERNEL);
+		th[i].buf = bench_alloc_buf(r, size);
 		if (!th[i].buf) {
+			if (r->high)
+				dev_err(r->dev, "no memory above the DMA mask %#llx for a %zu-byte buffer\n",
+					dma_get_mask(r->dev), size);
 			ret = -ENOMEM;
 			goto out_free;
+		}
+		if (r->mode == BENCH_COPY) {
+			th[i].scratch = alloc_pages_exact(size, GFP_KERNEL);
+			if (!th[i].scratch) {
+				ret = -ENOMEM;
+				goto out_free;
+			}
 		}
 	}
 	if (r->mode == BENCH_RAW) {
@@ -334,16 +412,22 @@ out_stop:
 		ret = -ETIME;
 	if (!ret)
 		scnprintf(bench_result, sizeof(bench_result),
-			  "op=%s pages=%u threads=%u ms=%u loops=%llu map_ns=%llu unmap_ns=%llu domain=%s ops=%s\n",
-			  r->mode == BENCH_RAW ? "raw" : "map", r->pages,
-			  r->threads, r->ms, loops, div64_u64(map_ns, loops),
-			  div64_u64(unmap_ns, loops), bench_domain_name(r->dev),
-			  bench_ops_name(r->dev));
+			  "op=%s pages=%u threads=%u ms=%u loops=%llu map_ns=%llu unmap_ns=%llu bounced=%d domain=%s ops=%s\n",
+			  bench_op_names[r->mode], r->pages, r->threads, r->ms,
+			  loops, div64_u64(map_ns, loops),
+			  div64_u64(unmap_ns, loops),
+			  r->mode == BENCH_MAP &&
+			  !iommu_get_domain_for_dev(r->dev) &&
+			  th[0].first_addr != (dma_addr_t)virt_to_phys(th[0].buf),
+			  bench_domain_name(r->dev), bench_ops_name(r->dev));
 
 out_free:
-	for (i = 0; i < r->threads; i++)
+	for (i = 0; i < r->threads; i++) {
 		if (th[i].buf)
 			free_pages_exact(th[i].buf, size);
+		if (th[i].scratch)
+			free_pages_exact(th[i].scratch, size);
+	}
 	kfree(th);
 	return ret;
 }
@@ -411,12 +495,18 @@ static int bench_command(char *cmd)
 	w = bench_word(&s);
 	if (!w)
 		return -EINVAL;
-	if (!strcmp(w, "map") || !strcmp(w, "raw")) {
-		r.mode = !strcmp(w, "raw") ? BENCH_RAW : BENCH_MAP;
+	if (!strcmp(w, "map") || !strcmp(w, "raw") || !strcmp(w, "copy")) {
+		r.mode = !strcmp(w, "raw") ? BENCH_RAW :
+			 !strcmp(w, "copy") ? BENCH_COPY : BENCH_MAP;
 		if (bench_uint(&s, 1, BENCH_MAX_PAGES, &r.pages) ||
 		    bench_uint(&s, 1, BENCH_MAX_THREADS, &r.threads) ||
 		    bench_uint(&s, BENCH_MIN_MS, BENCH_MAX_MS, &r.ms))
 			goto usage;
+		if (r.mode == BENCH_MAP && (w = bench_word(&s))) {
+			if (strcmp(w, "high"))
+				goto usage;
+			r.high = true;
+		}
 	} else if (!strcmp(w, "attach")) {
 		attach = true;
 		while ((w = bench_word(&s))) {
@@ -452,7 +542,7 @@ static int bench_command(char *cmd)
 	return ret;
 
 usage:
-	pr_err("usage: map|raw PAGES(1-%u) THREADS(1-%u) MS(%u-%u) | attach [lazy] [tracker] | detach\n",
+	pr_err("usage: map|raw|copy PAGES(1-%u) THREADS(1-%u) MS(%u-%u) (map may end with high) | attach [lazy] [tracker] | detach\n",
 	       BENCH_MAX_PAGES, BENCH_MAX_THREADS, BENCH_MIN_MS, BENCH_MAX_MS);
 	return -EINVAL;
 }
@@ -521,6 +611,6 @@ static void __exit bench_exit(void)
 module_init(bench_init);
 module_exit(bench_exit);
 
-MODULE_DESCRIPTION("DMA map/unmap latency benchmark on QEMU's edu device (rsdma, iommu-dma, identity, raw IOMMU floor)");
+MODULE_DESCRIPTION("DMA map/unmap latency benchmark on QEMU's edu device (rsdma, iommu-dma, identity, swiotlb, raw IOMMU and memcpy floors)");
 MODULE_AUTHOR("the rsdma developers");
 MODULE_LICENSE("GPL");
