@@ -52,7 +52,8 @@ pub enum MapKind {
 }
 
 impl MapKind {
-    fn name(self) -> &'static str {
+    /// The kind's name, for log lines.
+    pub fn name(self) -> &'static str {
         match self {
             Self::Single => "single",
             Self::Page => "page",
