@@ -66,3 +66,45 @@ need_noiommu() {
 	[ "$EDU_DMA_BITS" -ge 32 ] ||
 		fail "needs edu to drive 32 address bits (RSDMA_EDU_DMA_MASK=32), not $EDU_DMA_BITS"
 }
+
+# edu_devs: the PCI addresses of every edu device, in bus order.
+edu_devs() {
+	for d in /sys/bus/pci/devices/*; do
+		if [ "$(cat "$d/vendor")" = 0x1234 ] && [ "$(cat "$d/device")" = 0x11e8 ]; then
+			basename "$d"
+		fi
+	done
+}
+
+# need_edu N: fails (never skips) unless the guest has N edu devices or
+# more (RSDMA_QEMU_EDU=N).
+need_edu() {
+	[ "$(edu_devs | wc -l)" -ge "$1" ] ||
+		fail "needs $1 edu devices (RSDMA_QEMU_EDU=$1); the guest has $(edu_devs | wc -l)"
+}
+
+# edu_run_on DEV TEST: as edu_run, on the edu device at PCI address DEV.
+edu_run_on() {
+	echo "$2" >"/sys/kernel/debug/rsdma_edu/$1/run" || fail "edu test '$2' on $1 failed (see the kernel log)"
+	cat "/sys/kernel/debug/rsdma_edu/$1/run"
+}
+
+# edu_node DEV: the device node (/dev/rsdma_edu*) of the edu device DEV.
+edu_node() {
+	n=$(ls "/sys/bus/pci/devices/$1/misc" 2>/dev/null | head -1)
+	[ -n "$n" ] || fail "edu device $1 has no device node"
+	echo "/dev/$n"
+}
+
+# dmabuf_stat NAME: a counter of rsdma's dma-buf exporter.
+dmabuf_stat() {
+	sed -n "s/^$1: //p" /sys/kernel/debug/rsdma/dmabuf
+}
+
+# expect_dmabuf_idle: the exporter holds no buffer, attachment, mapping,
+# kernel mapping or open CPU access.
+expect_dmabuf_idle() {
+	for c in buffers bytes attachments mappings vmaps cpu_accesses; do
+		[ "$(dmabuf_stat $c)" = 0 ] || fail "dma-buf exporter: '$c: $(dmabuf_stat $c)', expected 0"
+	done
+}
