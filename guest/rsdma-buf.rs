@@ -23,7 +23,7 @@
 //!   close NAME                         closes NAME's descriptor
 //!   edu E PATH                         opens an edu device node as E
 //!   import E H NAME to|from|bidi       E imports NAME, mapped in that direction, as H
-//!   release E H
+//!   release E H                        (H may be #N: handle N, named or not)
 //!   remap E H to|from|bidi             asks for a second mapping of H's attachment
 //!   copy E H1 OFF1 H2 OFF2 LEN         edu copies H1's range into H2's
 //!   read E H OFF LEN SEED              edu reads H's range; compared with the pattern
@@ -234,7 +234,8 @@ fn num(s: &str) -> R<u64> {
         None => digits.parse(),
     }
     .map_err(|_| format!("'{s}' is not a number"))?;
-    v.checked_mul(mul).ok_or_else(|| format!("'{s}' is too large"))
+    v.checked_mul(mul)
+        .ok_or_else(|| format!("'{s}' is too large"))
 }
 
 /// A shared mapping of part of a file.
@@ -316,23 +317,36 @@ fn sync_flags(when: &str, how: &str) -> R<u32> {
 
 impl State {
     fn buf(&mut self, name: &str) -> R<&mut Buf> {
-        self.bufs.get_mut(name).ok_or_else(|| format!("no buffer '{name}'"))
+        self.bufs
+            .get_mut(name)
+            .ok_or_else(|| format!("no buffer '{name}'"))
     }
 
     fn edu(&mut self, name: &str) -> R<&mut Edu> {
-        self.edus.get_mut(name).ok_or_else(|| format!("no edu '{name}'"))
+        self.edus
+            .get_mut(name)
+            .ok_or_else(|| format!("no edu '{name}'"))
     }
 
     fn handle(&mut self, e: &str, h: &str) -> R<(i32, u32, u64)> {
         let edu = self.edu(e)?;
-        let &(handle, size) = edu.handles.get(h).ok_or_else(|| format!("no import '{h}'"))?;
+        if let Some(raw) = h.strip_prefix('#') {
+            return Ok((edu.fd, num(raw)? as u32, 0));
+        }
+        let &(handle, size) = edu
+            .handles
+            .get(h)
+            .ok_or_else(|| format!("no import '{h}'"))?;
         Ok((edu.fd, handle, size))
     }
 
     /// The mapped bytes `[off, off+len)` of `name`.
     fn bytes(&mut self, name: &str, off: u64, len: u64) -> R<&mut [u8]> {
         let b = self.buf(name)?;
-        let m = b.map.as_ref().ok_or_else(|| format!("'{name}' is not mapped"))?;
+        let m = b
+            .map
+            .as_ref()
+            .ok_or_else(|| format!("'{name}' is not mapped"))?;
         let end = off.checked_add(len).ok_or("range overflows")?;
         if off < m.off || end > m.off + m.len as u64 {
             return Err(format!("{off}+{len} is outside the mapping of '{name}'"));
@@ -351,7 +365,8 @@ impl State {
 
     fn step(&mut self, w: &[&str]) -> Result<String, Fail> {
         let n = |i: usize| -> R<u64> { num(w.get(i).ok_or("missing argument")?) };
-        let s = |i: usize| -> R<&str> { w.get(i).copied().ok_or_else(|| "missing argument".into()) };
+        let s =
+            |i: usize| -> R<&str> { w.get(i).copied().ok_or_else(|| "missing argument".into()) };
         let seed = |i: usize| -> R<Option<u64>> {
             match w.get(i).copied() {
                 Some("zero") => Ok(None),
@@ -388,7 +403,15 @@ impl State {
                     return Ok(format!("fd {}", a.fd));
                 }
                 let size = (a.size + 4095) & !4095;
-                self.bufs.insert(s(1)?.into(), Buf { fd: a.fd, cpu_fd: a.fd, size, map: None });
+                self.bufs.insert(
+                    s(1)?.into(),
+                    Buf {
+                        fd: a.fd,
+                        cpu_fd: a.fd,
+                        size,
+                        map: None,
+                    },
+                );
                 Ok(format!("fd {}, {} bytes", a.fd, size))
             }
             "udmabuf" => {
@@ -406,7 +429,12 @@ impl State {
                     return Err(errno_fail("sizing and sealing the memfd"));
                 }
                 let dev = open_path("/dev/udmabuf")?;
-                let mut c = UdmabufCreate { memfd: memfd as u32, flags: UDMABUF_FLAGS_CLOEXEC, offset: 0, size };
+                let mut c = UdmabufCreate {
+                    memfd: memfd as u32,
+                    flags: UDMABUF_FLAGS_CLOEXEC,
+                    offset: 0,
+                    size,
+                };
                 // SAFETY: `c` has the layout UDMABUF_CREATE expects.
                 let fd = unsafe { ioctl(dev, UDMABUF_CREATE, &mut c as *mut UdmabufCreate) };
                 // SAFETY: our descriptor.
@@ -414,25 +442,56 @@ impl State {
                 if fd < 0 {
                     return Err(errno_fail("UDMABUF_CREATE"));
                 }
-                self.bufs.insert(s(1)?.into(), Buf { fd, cpu_fd: memfd, size, map: None });
+                self.bufs.insert(
+                    s(1)?.into(),
+                    Buf {
+                        fd,
+                        cpu_fd: memfd,
+                        size,
+                        map: None,
+                    },
+                );
                 Ok(format!("fd {fd} over memfd {memfd}, {size} bytes"))
             }
             "open" => {
                 let fd = open_path(s(2)?)?;
-                self.bufs.insert(s(1)?.into(), Buf { fd, cpu_fd: fd, size: 0, map: None });
+                self.bufs.insert(
+                    s(1)?.into(),
+                    Buf {
+                        fd,
+                        cpu_fd: fd,
+                        size: 0,
+                        map: None,
+                    },
+                );
                 Ok(format!("fd {fd}"))
             }
             "map" => {
                 let b = self.buf(s(1)?)?;
-                let (off, len) = if w.len() > 2 { (n(2)?, n(3)?) } else { (0, b.size) };
+                let (off, len) = if w.len() > 2 {
+                    (n(2)?, n(3)?)
+                } else {
+                    (0, b.size)
+                };
                 // SAFETY: a fresh shared mapping the kernel places.
                 let p = unsafe {
-                    mmap(std::ptr::null_mut(), len as usize, PROT_RW, MAP_SHARED, b.cpu_fd, off as i64)
+                    mmap(
+                        std::ptr::null_mut(),
+                        len as usize,
+                        PROT_RW,
+                        MAP_SHARED,
+                        b.cpu_fd,
+                        off as i64,
+                    )
                 };
                 if p as isize == -1 {
                     return Err(errno_fail("mmap"));
                 }
-                b.map = Some(Map { ptr: p.cast(), off, len: len as usize });
+                b.map = Some(Map {
+                    ptr: p.cast(),
+                    off,
+                    len: len as usize,
+                });
                 Ok(format!("{len} bytes at offset {off}"))
             }
             "unmap" => {
@@ -469,7 +528,10 @@ impl State {
             }
             "psync" | "psync-raw" => {
                 let fd = self.buf(s(1)?)?.fd;
-                let mut a = SyncRange { fd, ..SyncRange::default() };
+                let mut a = SyncRange {
+                    fd,
+                    ..SyncRange::default()
+                };
                 if w[0] == "psync" {
                     a.flags = sync_flags(s(2)?, s(3)?)?;
                     (a.offset, a.len) = (n(4)?, n(5)?);
@@ -478,7 +540,12 @@ impl State {
                     (a.offset, a.len, a.reserved) = (n(3)?, n(4)?, n(5)?);
                 }
                 let dev = open_path("/dev/rsdma")?;
-                let r = sys_ioctl(dev, RSDMA_IOCTL_SYNC_RANGE, &mut a, "RSDMA_IOCTL_SYNC_RANGE");
+                let r = sys_ioctl(
+                    dev,
+                    RSDMA_IOCTL_SYNC_RANGE,
+                    &mut a,
+                    "RSDMA_IOCTL_SYNC_RANGE",
+                );
                 // SAFETY: our descriptor.
                 unsafe { close(dev) };
                 r?;
@@ -493,12 +560,22 @@ impl State {
             }
             "edu" => {
                 let fd = open_path(s(2)?)?;
-                self.edus.insert(s(1)?.into(), Edu { fd, handles: HashMap::new() });
+                self.edus.insert(
+                    s(1)?.into(),
+                    Edu {
+                        fd,
+                        handles: HashMap::new(),
+                    },
+                );
                 Ok(String::new())
             }
             "import" => {
                 let fd = self.buf(s(3)?)?.fd;
-                let mut a = EduImport { fd, dir: dir_word(s(4)?)?, ..EduImport::default() };
+                let mut a = EduImport {
+                    fd,
+                    dir: dir_word(s(4)?)?,
+                    ..EduImport::default()
+                };
                 let edu = self.edu(s(1)?)?;
                 sys_ioctl(edu.fd, EDU_IMPORT, &mut a, "RSDMA_EDU_IOCTL_IMPORT")?;
                 edu.handles.insert(s(2)?.into(), (a.handle, a.size));
@@ -511,7 +588,11 @@ impl State {
                 let (fd, handle, _) = self.handle(s(1)?, s(2)?)?;
                 let release = w[0] == "release";
                 let dir = if release { 0 } else { dir_word(s(3)?)? };
-                let mut h = EduHandle { handle, dir, reserved: 0 };
+                let mut h = EduHandle {
+                    handle,
+                    dir,
+                    reserved: 0,
+                };
                 let req = if release { EDU_RELEASE } else { EDU_REMAP };
                 sys_ioctl(fd, req, &mut h, w[0])?;
                 if release {
@@ -522,7 +603,15 @@ impl State {
             "copy" => {
                 let (_, src, _) = self.handle(s(1)?, s(2)?)?;
                 let (_, dst, _) = self.handle(s(1)?, s(4)?)?;
-                let mut x = EduXfer { op: EDU_COPY, src, dst, src_off: n(3)?, dst_off: n(5)?, len: n(6)?, ..EduXfer::default() };
+                let mut x = EduXfer {
+                    op: EDU_COPY,
+                    src,
+                    dst,
+                    src_off: n(3)?,
+                    dst_off: n(5)?,
+                    len: n(6)?,
+                    ..EduXfer::default()
+                };
                 self.xfer(s(1)?, &mut x, "edu copy")?;
                 Ok(format!("{} bytes", x.len))
             }
@@ -530,8 +619,19 @@ impl State {
                 let (_, src, _) = self.handle(s(1)?, s(2)?)?;
                 let (off, len, seed) = (n(3)?, n(4)?, seed(5)?);
                 let mut out = vec![0u8; len as usize];
-                let op = if w[0] == "read" { EDU_READ } else { EDU_VMAP_READ };
-                let mut x = EduXfer { op, src, src_off: off, len, user: out.as_mut_ptr() as u64, ..EduXfer::default() };
+                let op = if w[0] == "read" {
+                    EDU_READ
+                } else {
+                    EDU_VMAP_READ
+                };
+                let mut x = EduXfer {
+                    op,
+                    src,
+                    src_off: off,
+                    len,
+                    user: out.as_mut_ptr() as u64,
+                    ..EduXfer::default()
+                };
                 self.xfer(s(1)?, &mut x, w[0])?;
                 match (0..len).find(|&i| out[i as usize] != pattern(seed, off + i)) {
                     None => Ok(format!("{len} bytes match pattern {}", w[w.len() - 1])),
@@ -550,7 +650,14 @@ impl State {
                 let (_, dst, _) = self.handle(s(1)?, s(2)?)?;
                 let (off, len, seed) = (n(3)?, n(4)?, seed(5)?);
                 let data: Vec<u8> = (0..len).map(|i| pattern(seed, off + i)).collect();
-                let mut x = EduXfer { op: EDU_WRITE, dst, dst_off: off, len, user: data.as_ptr() as u64, ..EduXfer::default() };
+                let mut x = EduXfer {
+                    op: EDU_WRITE,
+                    dst,
+                    dst_off: off,
+                    len,
+                    user: data.as_ptr() as u64,
+                    ..EduXfer::default()
+                };
                 self.xfer(s(1)?, &mut x, "edu write")?;
                 Ok(format!("{len} bytes of pattern {}", w[w.len() - 1]))
             }

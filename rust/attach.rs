@@ -14,9 +14,9 @@ use crate::kapi::dma_ops::{self, Installed};
 use crate::kapi::{device::Device, devres, errno, iommu};
 use crate::{dev_err, dev_info};
 use core::sync::atomic::AtomicBool;
+use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::Arc;
-use kernel::new_mutex;
 
 /// How a device is attached.
 #[derive(Clone, Copy, Debug, Default)]

@@ -5,7 +5,6 @@
 //! device's debugfs `stats` file.
 
 use crate::dev::RsdmaDev;
-use crate::{dev_err, dev_warn};
 use crate::kapi::debugfs;
 use crate::kapi::device::{dma_caller, Device};
 use crate::kapi::dma_ops::Installed;
@@ -13,6 +12,7 @@ use crate::kapi::sync::IrqSpinLock;
 use crate::new_irq_spinlock;
 use crate::rsdma_core::dma::{Attrs, Direction};
 use crate::rsdma_core::tracker::{self, Finding, Findings, MapKind, Mapping, Tracker};
+use crate::{dev_err, dev_warn};
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use kernel::prelude::*;
 use kernel::{c_str, sync::Arc};
@@ -296,8 +296,7 @@ impl Debug {
             let _ = writeln!(out, "tracker off");
             return;
         };
-        let mut shown = 0usize;
-        for e in t.entries(self.id) {
+        for (shown, e) in t.entries(self.id).enumerate() {
             if shown == MAPPINGS_SHOWN {
                 let _ = writeln!(out, "...");
                 break;
@@ -312,7 +311,6 @@ impl Debug {
                 m.dir,
                 e.parts()
             );
-            shown += 1;
         }
     }
 

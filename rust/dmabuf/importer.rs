@@ -12,8 +12,8 @@ use crate::dev_err;
 use crate::kapi::device::Device;
 use crate::kapi::dma_shared::{Direction, Handout, SharedMapping, SyncTo};
 use crate::kapi::page::PageRuns;
-use kernel::new_mutex;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
 use kernel::types::ARef;
@@ -63,7 +63,13 @@ impl Importer {
             return Err(EBUSY);
         }
         m.map(dir).inspect_err(|e| {
-            dev_err!(self.dev, "rsdma: mapping dma-buf {} {} failed: {:?}", buf, dir, e)
+            dev_err!(
+                self.dev,
+                "rsdma: mapping dma-buf {} {} failed: {:?}",
+                buf,
+                dir,
+                e
+            )
         })?;
         let h = m.handout().ok_or(EINVAL)?;
         Stats::count(&EXPORT.mappings);
@@ -74,7 +80,11 @@ impl Importer {
     pub(crate) fn unmap(&self, buf: u64, table: Handout, dir: Option<Direction>) {
         let mut m = self.mapping.lock();
         let Some(have) = m.direction() else {
-            dev_err!(self.dev, "rsdma: unmap of dma-buf {}, which is not mapped", buf);
+            dev_err!(
+                self.dev,
+                "rsdma: unmap of dma-buf {}, which is not mapped",
+                buf
+            );
             return;
         };
         if !m.is(&table) {

@@ -15,11 +15,11 @@ use crate::kapi::miscdev;
 use crate::kapi::page::PAGE_SIZE;
 use crate::rsdma_core::cpu_access::Access;
 use crate::rsdma_core::uapi::{self, Errno, Refusal};
+use kernel::c_str;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 use kernel::types::ARef;
 use kernel::uaccess::UserSlice;
-use kernel::c_str;
 
 // The C structures and rsdma-core's idea of them agree.
 const _: () = {
@@ -101,7 +101,11 @@ impl RsdmaMisc {
         let buf = match Exported::<Buffer>::from_fd(a.fd) {
             Ok(Some(b)) => b,
             Ok(None) => {
-                dev_err!(dev, "rsdma: sync: fd {} is a dma-buf rsdma did not export", a.fd);
+                dev_err!(
+                    dev,
+                    "rsdma: sync: fd {} is a dma-buf rsdma did not export",
+                    a.fd
+                );
                 Stats::count(&EXPORT.refused);
                 return Err(EINVAL);
             }

@@ -443,4 +443,3 @@ impl Coherent {
         })
     }
 }
-

@@ -198,7 +198,10 @@ impl<T: Exporter> Table<T> {
         // SAFETY: the buffer is live and ours; the attachment's device is
         // live while attached.
         let (data, dev) = unsafe { (Self::data(buf), Device::from_raw((*att).dev)) };
-        let state = match data.attach(dev).and_then(|a| KBox::new(a, GFP_KERNEL).map_err(Into::into)) {
+        let state = match data
+            .attach(dev)
+            .and_then(|a| KBox::new(a, GFP_KERNEL).map_err(Into::into))
+        {
             Ok(s) => s,
             Err(e) => return e.to_errno(),
         };
@@ -343,7 +346,8 @@ impl<T: Exporter> Table<T> {
     /// filled.
     unsafe extern "C" fn vunmap(buf: *mut bindings::dma_buf, map: *mut bindings::iosys_map) {
         // SAFETY: the buffer is live and ours; `map` is valid for reads.
-        let (data, addr) = unsafe { (Self::data(buf), bindings::rsdma_helper_iosys_map_vaddr(map)) };
+        let (data, addr) =
+            unsafe { (Self::data(buf), bindings::rsdma_helper_iosys_map_vaddr(map)) };
         data.vunmap(addr.cast());
     }
 
@@ -369,6 +373,10 @@ impl<T: Exporter> Table<T> {
         },
         mmap: if T::HAS_MMAP { Some(Self::mmap) } else { None },
         vmap: if T::HAS_VMAP { Some(Self::vmap) } else { None },
-        vunmap: if T::HAS_VUNMAP { Some(Self::vunmap) } else { None },
+        vunmap: if T::HAS_VUNMAP {
+            Some(Self::vunmap)
+        } else {
+            None
+        },
     };
 }

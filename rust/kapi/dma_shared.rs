@@ -212,7 +212,8 @@ impl SharedMapping {
             self.sync(to);
             return Ok(size);
         }
-        let pieces = crate::rsdma_core::span::pieces(&runs, &lens, offset, len).map_err(|_| EINVAL)?;
+        let pieces =
+            crate::rsdma_core::span::pieces(&runs, &lens, offset, len).map_err(|_| EINVAL)?;
         let mut done = 0u64;
         for p in pieces {
             let addr = segs.get(p.b.0).ok_or(EINVAL)? + p.b.1;

@@ -84,7 +84,8 @@ unsafe extern "C" fn vm_open(vma: *mut bindings::vm_area_struct) {
     // SAFETY: `vm_private_data` holds a reference taken by `map_runs` (or
     // an earlier `vm_open`) for the VMA this one was copied from, alive
     // while that VMA exists, which it does during the copy.
-    let runs = unsafe { ArcBorrow::from_raw((*vma).vm_private_data.cast::<PageRuns>().cast_const()) };
+    let runs =
+        unsafe { ArcBorrow::from_raw((*vma).vm_private_data.cast::<PageRuns>().cast_const()) };
     // The copy's own reference, given back by its `vm_close`.
     let _ = Arc::into_raw(Arc::from(runs));
 }

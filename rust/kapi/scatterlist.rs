@@ -288,7 +288,11 @@ pub struct RunsTable {
 impl RunsTable {
     /// A table of `runs` with entries of at most `max_seg` bytes that do
     /// not cross a multiple of `boundary_mask + 1`.
-    pub fn new(runs: kernel::sync::Arc<PageRuns>, max_seg: u32, boundary_mask: u64) -> Result<Self> {
+    pub fn new(
+        runs: kernel::sync::Arc<PageRuns>,
+        max_seg: u32,
+        boundary_mask: u64,
+    ) -> Result<Self> {
         use kernel::alloc::flags::GFP_KERNEL;
         let mut spans = kernel::alloc::KVec::new();
         for (phys, len) in runs.runs() {
@@ -377,10 +381,7 @@ impl RunsTable {
             // SAFETY: both tables hold entry `i`; the two tables are
             // distinct (`&mut self` and `&src`).
             unsafe {
-                bindings::rsdma_helper_sg_copy_dma(
-                    self.table.sgl.add(i),
-                    src.table.sgl.add(i),
-                )
+                bindings::rsdma_helper_sg_copy_dma(self.table.sgl.add(i), src.table.sgl.add(i))
             };
         }
         self.table.nents = src.table.nents;

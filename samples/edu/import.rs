@@ -208,7 +208,9 @@ impl Edu {
     /// and the direction field.
     fn handle_arg(&self, arg: usize) -> Result<(u32, u32)> {
         let mut b = [0u8; HANDLE_LEN];
-        UserSlice::new(arg, HANDLE_LEN).reader().read_slice(&mut b)?;
+        UserSlice::new(arg, HANDLE_LEN)
+            .reader()
+            .read_slice(&mut b)?;
         if u64_at(&b, 8) != 0 {
             return Err(self.bad(format_args!("reserved field is not zero")));
         }
@@ -219,7 +221,10 @@ impl Edu {
     fn find(&self, imports: &[Option<Import>], file: &EduFile, handle: u32) -> Result<usize> {
         imports
             .iter()
-            .position(|s| s.as_ref().is_some_and(|i| i.handle == handle && i.file == file.id))
+            .position(|s| {
+                s.as_ref()
+                    .is_some_and(|i| i.handle == handle && i.file == file.id)
+            })
             .ok_or_else(|| {
                 dev_err!(self.dev, "import: no import {} in this file", handle);
                 ENOENT
@@ -264,7 +269,12 @@ impl Edu {
         let mut b = [0u8; XFER_LEN];
         UserSlice::new(arg, XFER_LEN).reader().read_slice(&mut b)?;
         let (op, src, dst) = (u32_at(&b, 0), u32_at(&b, 4), u32_at(&b, 8));
-        let (src_off, dst_off, len, user) = (u64_at(&b, 16), u64_at(&b, 24), u64_at(&b, 32), u64_at(&b, 40));
+        let (src_off, dst_off, len, user) = (
+            u64_at(&b, 16),
+            u64_at(&b, 24),
+            u64_at(&b, 32),
+            u64_at(&b, 40),
+        );
         if u32_at(&b, 12) != 0 || u64_at(&b, 48) != 0 {
             return Err(self.bad(format_args!("reserved fields are not zero")));
         }
@@ -272,7 +282,12 @@ impl Edu {
             return Err(self.bad(format_args!("transfer of 0 bytes")));
         }
         if len > MAX_XFER {
-            dev_err!(self.dev, "import: transfer of {} bytes, above {}", len, MAX_XFER);
+            dev_err!(
+                self.dev,
+                "import: transfer of {} bytes, above {}",
+                len,
+                MAX_XFER
+            );
             return Err(E2BIG);
         }
         // Fields the operation does not use must be zero.
@@ -292,14 +307,13 @@ impl Edu {
         let mut state = self.state.lock();
         let imports = self.imports.lock();
         let get = |h: u32, off: u64, write: bool| -> Result<&Import> {
-            let imp = imports[self.find(&imports[..], file, h)?].as_ref().ok_or(ENOENT)?;
+            let imp = imports[self.find(&imports[..], file, h)?]
+                .as_ref()
+                .ok_or(ENOENT)?;
             if off.checked_add(len).map_or(true, |end| end > imp.size) {
                 return Err(self.bad(format_args!(
                     "range {}+{} is outside import {} ({} bytes)",
-                    off,
-                    len,
-                    h,
-                    imp.size
+                    off, len, h, imp.size
                 )));
             }
             if op != bindings::RSDMA_EDU_VMAP_READ && !imp.allows(write) {
@@ -324,13 +338,17 @@ impl Edu {
                 let m = Mapping::new(&self.dev, Pages::alloc(n)?, n, Direction::FromDevice)?;
                 let moved = self.stream(&s.pieces(src_off, len)?, &[(m.dma_addr(), len)])?;
                 let p = m.unmap()?;
-                UserSlice::new(user as usize, n).writer().write_slice(&p.as_slice()[..n])?;
+                UserSlice::new(user as usize, n)
+                    .writer()
+                    .write_slice(&p.as_slice()[..n])?;
                 moved
             }
             bindings::RSDMA_EDU_WRITE => {
                 let d = get(dst, dst_off, true)?;
                 let mut p = Pages::alloc(n)?;
-                UserSlice::new(user as usize, n).reader().read_slice(&mut p.as_mut_slice()[..n])?;
+                UserSlice::new(user as usize, n)
+                    .reader()
+                    .read_slice(&mut p.as_mut_slice()[..n])?;
                 let m = Mapping::new(&self.dev, p, n, Direction::ToDevice)?;
                 self.stream(&[(m.dma_addr(), len)], &d.pieces(dst_off, len)?)?
             }
@@ -368,7 +386,9 @@ impl Edu {
         })();
         buf.end_cpu_access(Direction::FromDevice)?;
         r?;
-        UserSlice::new(user as usize, n).writer().write_slice(&out)?;
+        UserSlice::new(user as usize, n)
+            .writer()
+            .write_slice(&out)?;
         Ok(())
     }
 }

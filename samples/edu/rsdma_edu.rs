@@ -1162,7 +1162,12 @@ impl NodeIndex {
             if n >= 32 {
                 return Self(None);
             }
-            match NODE_INDICES.compare_exchange(cur, cur | (1 << n), Ordering::AcqRel, Ordering::Relaxed) {
+            match NODE_INDICES.compare_exchange(
+                cur,
+                cur | (1 << n),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return Self(Some(n)),
                 Err(now) => cur = now,
             }
