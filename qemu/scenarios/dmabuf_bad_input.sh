@@ -1,12 +1,5 @@
 # Bad input to the dma-buf exporter: each case gets its errno and a log line naming its cause, nothing crashes, and the exporter holds nothing afterwards; a buffer whose fd is closed while an importer maps it lives on until the importer lets go.
-need_iommu
-need_edu 1
-insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
-insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
-dev=$(edu_dev) || fail "no edu device"
-node=$(edu_node "$dev")
-edu_run_on "$dev" "dma_bits $EDU_DMA_BITS"
-edu_run_on "$dev" attach
+dmabuf_setup 1
 param=/sys/module/rsdma/parameters/dmabuf_max_kib
 limit=$(cat $param)
 [ "$limit" = 65536 ] || fail "dmabuf_max_kib defaults to $limit, not 65536"
@@ -20,7 +13,7 @@ rsdma-buf \
 	"expect E2BIG raw-alloc 8m 0 0 0" \
 	"raw-alloc 8m 1 0 0" \
 	"sh echo 64 >$param" "expect E2BIG raw-alloc 68k 1 0 0" "raw-alloc 64k 1 0 0" "sh echo $limit >$param" \
-	"alloc a 16k" "open f /dev/null" "alloc c 4k" "close c" "edu e $node" \
+	"alloc a 16k" "open f /dev/null" "alloc c 4k" "close c" "edu e $n1" \
 	"expect EINVAL import e h f to" \
 	"expect EBADF import e h c to" \
 	"expect EINVAL psync f start read 0 4k" \
@@ -56,18 +49,13 @@ expect_dmabuf_idle
 # Closing the fd while an importer maps the buffer: it stays, and the device
 # still reads what the CPU wrote, until the import goes.
 rsdma-buf "alloc z 16k" "map z" "sync z start write" "fill z 0 16k 11" "sync z end write" "unmap z" \
-	"edu e $node" "import e hz z bidi" "close z" \
+	"edu e $n1" "import e hz z bidi" "close z" \
 	"sh grep -q '^buffers: 1$' /sys/kernel/debug/rsdma/dmabuf" \
 	"sh grep -q '^mappings: 1$' /sys/kernel/debug/rsdma/dmabuf" \
 	"read e hz 0 16k 11" "release e hz" \
 	"sh grep -q '^buffers: 0$' /sys/kernel/debug/rsdma/dmabuf" ||
 	fail "closing a mapped buffer's fd"
 # The process ends with an import live: the file's close releases it.
-rsdma-buf "alloc y 8k" "edu e $node" "import e hy y from" "write e hy 0 8k 12" ||
+rsdma-buf "alloc y 8k" "edu e $n1" "import e hy y from" "write e hy 0 8k 12" ||
 	fail "an import left to the file's close"
-expect_dmabuf_idle
-grep -q "^live_mappings: 0$" "/sys/kernel/debug/rsdma/$dev/stats" || fail "mappings left live in rsdma"
-grep -q "^tracker_findings: 0$" "/sys/kernel/debug/rsdma/$dev/stats" || fail "tracker findings"
-edu_run_on "$dev" detach
-rmmod rsdma_edu || fail "rmmod rsdma_edu"
-rmmod rsdma || fail "rmmod rsdma"
+dmabuf_teardown

@@ -1,14 +1,5 @@
 # Partial CPU access: RSDMA_IOCTL_SYNC_RANGE syncs one range of a larger buffer for each importer; rsdma's tracker shows only that range handed to the CPU, and the exporter counts only its bytes.
-need_iommu
-need_edu 2
-insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
-insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
-set -- $(edu_devs)
-e1=$1 e2=$2
-n1=$(edu_node "$e1") n2=$(edu_node "$e2")
-edu_run_on "$e1" "dma_bits $EDU_DMA_BITS"
-edu_run_on "$e2" "dma_bits $EDU_DMA_BITS"
-edu_run_on "$e1" attach
+dmabuf_setup 2
 maps=/sys/kernel/debug/rsdma/$e1/mappings
 d() { printf "%${1}s" | tr ' ' D; }
 c() { printf "%${1}s" | tr ' ' c; }
@@ -34,8 +25,4 @@ rsdma-buf "alloc a 64k scattered" "map a" "edu e1 $n1" "edu e2 $n2" \
 	"sh grep -q '^cpu_accesses: 0$' /sys/kernel/debug/rsdma/dmabuf" ||
 	fail "partial sync"
 grep -q "^range_syncs: [1-9]" /sys/kernel/debug/rsdma/dmabuf || fail "no range sync counted"
-expect_dmabuf_idle
-grep -q "^tracker_findings: 0$" "/sys/kernel/debug/rsdma/$e1/stats" || fail "tracker findings on correct use"
-edu_run_on "$e1" detach
-rmmod rsdma_edu || fail "rmmod rsdma_edu"
-rmmod rsdma || fail "rmmod rsdma"
+dmabuf_teardown

@@ -1,18 +1,9 @@
 # One rsdma buffer, two importers at once: edu #1 on rsdma and edu #2 on the kernel's iommu-dma, each in its own IOMMU group; the CPU writes and both devices read, then each device writes its half and the CPU reads both.
-need_iommu
-need_edu 2
-insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
-insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
-set -- $(edu_devs)
-e1=$1 e2=$2
+dmabuf_setup 2
 g1=$(readlink "/sys/bus/pci/devices/$e1/iommu_group")
 g2=$(readlink "/sys/bus/pci/devices/$e2/iommu_group")
 [ -n "$g1" ] && [ "$g1" != "$g2" ] || fail "the edu devices share an IOMMU group ($g1, $g2)"
-n1=$(edu_node "$e1") n2=$(edu_node "$e2")
 echo "edu #1 $e1 ($n1, group ${g1##*/}) on rsdma, edu #2 $e2 ($n2, group ${g2##*/}) on iommu-dma"
-edu_run_on "$e1" "dma_bits $EDU_DMA_BITS"
-edu_run_on "$e2" "dma_bits $EDU_DMA_BITS"
-edu_run_on "$e1" attach
 stats=/sys/kernel/debug/rsdma/$e1/stats
 [ ! -e "/sys/kernel/debug/rsdma/$e2" ] || fail "edu #2 is attached to rsdma"
 for kind in "" "scattered wc"; do
@@ -30,10 +21,5 @@ for kind in "" "scattered wc"; do
 		fail "two importers (${kind:-contiguous cached})"
 done
 expect_log "a second mapping (DMA_TO_DEVICE) is refused"
-expect_dmabuf_idle
 grep -q "^sg_maps: [1-9]" "$stats" || fail "rsdma served no importer mapping"
-grep -q "^live_mappings: 0$" "$stats" || fail "mappings left live in rsdma"
-grep -q "^tracker_findings: 0$" "$stats" || fail "tracker findings on correct use"
-edu_run_on "$e1" detach
-rmmod rsdma_edu || fail "rmmod rsdma_edu"
-rmmod rsdma || fail "rmmod rsdma"
+dmabuf_teardown

@@ -1,19 +1,12 @@
 # Interop: a dma-buf the kernel's udmabuf exports (from a memfd) is imported by edu while edu is attached to rsdma, and moves bytes both ways with an rsdma buffer.
-need_iommu
-need_edu 1
 [ -c /dev/udmabuf ] || fail "no /dev/udmabuf (CONFIG_UDMABUF)"
-insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
-insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
-dev=$(edu_dev) || fail "no edu device"
-node=$(edu_node "$dev")
-edu_run_on "$dev" "dma_bits $EDU_DMA_BITS"
-edu_run_on "$dev" attach
-stats=/sys/kernel/debug/rsdma/$dev/stats
+dmabuf_setup 1
+stats=/sys/kernel/debug/rsdma/$e1/stats
 maps0=$(sed -n 's/^sg_maps: //p' "$stats")
 # The memfd is the CPU's view of the udmabuf (its CPU-access ops are never
 # used: they map the buffer for the udmabuf device itself).
 rsdma-buf "udmabuf u 16k" "map u" "fill u 0 16k 9" "alloc b 16k" \
-	"edu e $node" "import e hu u to" "import e hb b from" \
+	"edu e $n1" "import e hu u to" "import e hb b from" \
 	"copy e hu 0 hb 0 16k" \
 	"map b" "sync b start read" "check b 0 16k 9" "sync b end read" \
 	"release e hu" "import e hu u from" \
@@ -24,9 +17,4 @@ rsdma-buf "udmabuf u 16k" "map u" "fill u 0 16k 9" "alloc b 16k" \
 expect_log "is a dma-buf rsdma did not export"
 maps1=$(sed -n 's/^sg_maps: //p' "$stats")
 [ "$maps1" -ge $((maps0 + 4)) ] || fail "rsdma served $((maps1 - maps0)) of the 4 importer mappings"
-grep -q "^live_mappings: 0$" "$stats" || fail "mappings left live in rsdma"
-grep -q "^tracker_findings: 0$" "$stats" || fail "tracker findings on correct use"
-expect_dmabuf_idle
-edu_run_on "$dev" detach
-rmmod rsdma_edu || fail "rmmod rsdma_edu"
-rmmod rsdma || fail "rmmod rsdma"
+dmabuf_teardown

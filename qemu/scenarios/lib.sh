@@ -108,3 +108,31 @@ expect_dmabuf_idle() {
 		[ "$(dmabuf_stat $c)" = 0 ] || fail "dma-buf exporter: '$c: $(dmabuf_stat $c)', expected 0"
 	done
 }
+
+# dmabuf_setup N: loads rsdma and the edu sample on a guest with an IOMMU
+# and N edu devices or more, gives each edu device the guest's DMA mask and
+# attaches the first to rsdma (the others stay on the kernel's iommu-dma).
+# Sets e1 (, e2) to their PCI addresses and n1 (, n2) to their device nodes.
+dmabuf_setup() {
+	need_iommu
+	need_edu "$1"
+	insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
+	insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
+	set -- $(edu_devs)
+	e1=$1 e2=${2:-}
+	n1=$(edu_node "$e1")
+	[ -z "$e2" ] || n2=$(edu_node "$e2")
+	for d in "$@"; do edu_run_on "$d" "dma_bits $EDU_DMA_BITS"; done
+	edu_run_on "$e1" attach
+}
+
+# dmabuf_teardown: the exporter holds nothing, rsdma kept no mapping of edu
+# #1 and its tracker found nothing; then detaches and unloads.
+dmabuf_teardown() {
+	expect_dmabuf_idle
+	grep -q "^live_mappings: 0$" "/sys/kernel/debug/rsdma/$e1/stats" || fail "mappings left live in rsdma"
+	grep -q "^tracker_findings: 0$" "/sys/kernel/debug/rsdma/$e1/stats" || fail "tracker findings on correct use"
+	edu_run_on "$e1" detach
+	rmmod rsdma_edu || fail "rmmod rsdma_edu"
+	rmmod rsdma || fail "rmmod rsdma"
+}

@@ -271,6 +271,32 @@ impl<T: Exporter> Table<T> {
         drop(unsafe { Arc::from_raw((*buf).priv_.cast::<T>().cast_const()) });
     }
 
+    /// A CPU access begins (`end == false`) or ends.
+    ///
+    /// # Safety
+    ///
+    /// `buf` must be a live dma-buf of ours.
+    unsafe fn cpu_access(
+        buf: *mut bindings::dma_buf,
+        dir: bindings::dma_data_direction,
+        end: bool,
+    ) -> core::ffi::c_int {
+        let Some(dir) = Direction::from_raw(dir) else {
+            return EINVAL.to_errno();
+        };
+        // SAFETY: the caller's promise.
+        let data = unsafe { Self::data(buf) };
+        let r = if end {
+            data.end_cpu_access(dir)
+        } else {
+            data.begin_cpu_access(dir)
+        };
+        match r {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        }
+    }
+
     /// # Safety
     ///
     /// Called by the dma-buf core on one of our buffers.
@@ -278,14 +304,8 @@ impl<T: Exporter> Table<T> {
         buf: *mut bindings::dma_buf,
         dir: bindings::dma_data_direction,
     ) -> core::ffi::c_int {
-        let Some(dir) = Direction::from_raw(dir) else {
-            return EINVAL.to_errno();
-        };
-        // SAFETY: the buffer is live and ours.
-        match unsafe { Self::data(buf) }.begin_cpu_access(dir) {
-            Ok(()) => 0,
-            Err(e) => e.to_errno(),
-        }
+        // SAFETY: as promised by the dma-buf core.
+        unsafe { Self::cpu_access(buf, dir, false) }
     }
 
     /// # Safety
@@ -295,14 +315,8 @@ impl<T: Exporter> Table<T> {
         buf: *mut bindings::dma_buf,
         dir: bindings::dma_data_direction,
     ) -> core::ffi::c_int {
-        let Some(dir) = Direction::from_raw(dir) else {
-            return EINVAL.to_errno();
-        };
-        // SAFETY: the buffer is live and ours.
-        match unsafe { Self::data(buf) }.end_cpu_access(dir) {
-            Ok(()) => 0,
-            Err(e) => e.to_errno(),
-        }
+        // SAFETY: as promised by the dma-buf core.
+        unsafe { Self::cpu_access(buf, dir, true) }
     }
 
     /// # Safety
