@@ -208,7 +208,8 @@ impl SharedMapping {
             lens.push(u64::from(n), GFP_KERNEL)?;
         }
         let size = self.kept.runs().len() as u64;
-        if lens.iter().sum::<u64>() != size {
+        let covered = lens.iter().try_fold(0u64, |s, &l| s.checked_add(l));
+        if covered != Some(size) {
             self.sync(to);
             return Ok(size);
         }
@@ -216,7 +217,10 @@ impl SharedMapping {
             crate::rsdma_core::span::pieces(&runs, &lens, offset, len).map_err(|_| EINVAL)?;
         let mut done = 0u64;
         for p in pieces {
-            let addr = segs.get(p.b.0).ok_or(EINVAL)? + p.b.1;
+            let addr = segs
+                .get(p.b.0)
+                .and_then(|a| a.checked_add(p.b.1))
+                .ok_or(EINVAL)?;
             // SAFETY: `addr..addr + p.len` lies inside one DMA segment of
             // the live mapping and one physically contiguous run, so it is
             // one contiguous range to the device and to the CPU.

@@ -41,8 +41,11 @@ impl Vma {
         let pieces = span::pieces(&lens, &lens, offset as u64, len as u64).map_err(|_| EINVAL)?;
         let (v, start) = (self.as_raw(), self.start());
         for p in pieces {
-            let at = phys.get(p.a.0).ok_or(EINVAL)? + p.a.1;
-            let user = start + (p.at - offset as u64);
+            let at = phys
+                .get(p.a.0)
+                .and_then(|a| a.checked_add(p.a.1))
+                .ok_or(EINVAL)?;
+            let user = start.checked_add(p.at - offset as u64).ok_or(EINVAL)?;
             // SAFETY: the VMA is being set up under the mmap lock;
             // `user..user + p.len` lies inside it (the pieces tile
             // `[offset, offset + len)`); `at..at + p.len` is memory of

@@ -85,8 +85,12 @@ impl Import {
     fn pieces(&self, off: u64, len: u64) -> Result<KVec<(u64, u64)>> {
         let mut v = KVec::new();
         for p in span::pieces(&self.lens, &self.lens, off, len).map_err(|_| EINVAL)? {
-            let addr = self.addrs.get(p.a.0).ok_or(EINVAL)?;
-            v.push((addr + p.a.1, p.len), GFP_KERNEL)?;
+            let addr = self
+                .addrs
+                .get(p.a.0)
+                .and_then(|a| a.checked_add(p.a.1))
+                .ok_or(EINVAL)?;
+            v.push((addr, p.len), GFP_KERNEL)?;
         }
         Ok(v)
     }
@@ -159,6 +163,10 @@ impl Edu {
         }
         let dir = direction(dir).ok_or_else(|| self.bad(format_args!("direction {}", dir)))?;
         let mut imports = self.imports.lock();
+        if self.unbound.load(Ordering::Acquire) {
+            dev_err!(self.dev, "import: the device is unbound");
+            return Err(ENODEV);
+        }
         let Some(slot) = imports.iter().position(|s| s.is_none()) else {
             dev_err!(self.dev, "import: {} imports held already", MAX_IMPORTS);
             return Err(ENOSPC);

@@ -121,6 +121,8 @@ struct Edu {
     /// The dma-bufs imported through `/dev/rsdma_edu*` (`import.rs`).
     #[pin]
     imports: Mutex<[Option<import::Import>; import::MAX_IMPORTS]>,
+    /// Set when the device unbinds: no import is made after that.
+    unbound: AtomicBool,
     /// Numbers the open files and the imports.
     next_file: AtomicU64,
     next_handle: AtomicU32,
@@ -1141,7 +1143,9 @@ impl Drop for EduData {
     fn drop(&mut self) {
         // Imports an open file still holds end with the device: their
         // mappings were made through its DMA ops.
-        for slot in self.edu.imports.lock().iter_mut() {
+        let mut imports = self.edu.imports.lock();
+        self.edu.unbound.store(true, Ordering::Release);
+        for slot in imports.iter_mut() {
             *slot = None;
         }
     }
@@ -1243,6 +1247,7 @@ impl pci::Driver for EduDriver {
                 tracked: AtomicBool::new(false),
                 untrusted: AtomicBool::new(false),
                 imports <- new_mutex!(core::array::from_fn(|_| None), "Edu::imports"),
+                unbound: AtomicBool::new(false),
                 next_file: AtomicU64::new(1),
                 next_handle: AtomicU32::new(1),
             }),
