@@ -129,10 +129,7 @@ impl<T: Exporter> Exported<T> {
             });
         }
         // SAFETY: `buf` is a live dma-buf we hold a reference to.
-        let (owner, release) = unsafe { ((*buf).owner, (*(*buf).ops).release) };
-        let ours: unsafe extern "C" fn(*mut bindings::dma_buf) = Table::<T>::release;
-        let is_ours = core::ptr::eq(owner, super::module::this_module())
-            && release.is_some_and(|f| f as usize == ours as usize);
+        let is_ours = unsafe { is_ours::<T>(buf) };
         match NonNull::new(buf) {
             // INVARIANT: checked above.
             Some(buf) if is_ours => Ok(Some(Self {
@@ -160,6 +157,39 @@ impl<T: Exporter> Drop for Exported<T> {
         // SAFETY: our reference (type invariant), given back once.
         unsafe { bindings::dma_buf_put(self.buf.as_ptr()) };
     }
+}
+
+/// Whether this module exported `buf` with `T`'s ops.
+///
+/// # Safety
+///
+/// `buf` must be a live dma-buf.
+unsafe fn is_ours<T: Exporter>(buf: *mut bindings::dma_buf) -> bool {
+    // SAFETY: the caller's promise.
+    let (owner, release) = unsafe { ((*buf).owner, (*(*buf).ops).release) };
+    let ours: unsafe extern "C" fn(*mut bindings::dma_buf) = Table::<T>::release;
+    core::ptr::eq(owner, super::module::this_module())
+        && release.is_some_and(|f| f as usize == ours as usize)
+}
+
+/// The exporter's state of an attachment an importer holds, if the buffer
+/// is one this module exported with `T`'s ops (for calls an importer makes
+/// on its own attachment, outside the dma-buf core).
+///
+/// # Safety
+///
+/// `att` must be a live attachment (between `dma_buf_attach` and
+/// `dma_buf_detach`) that stays attached for `'a`.
+pub unsafe fn attachment_of<'a, T: Exporter>(
+    att: *mut bindings::dma_buf_attachment,
+) -> Option<&'a T::Attachment> {
+    // SAFETY: a live attachment points at its live buffer.
+    if !unsafe { is_ours::<T>((*att).dmabuf) } {
+        return None;
+    }
+    // SAFETY: the buffer is ours, so `attach` stored a `T::Attachment` in
+    // `priv`, kept until `detach`, which the caller's promise holds off.
+    Some(unsafe { Table::<T>::attachment(att) })
 }
 
 /// The callbacks of a `T` dma-buf.
