@@ -11,12 +11,12 @@ use crate::debug::Debug;
 use crate::dev::{Life, RsdmaDev};
 use crate::iommu::Iommu;
 use crate::kapi::dma_ops::{self, Installed};
-use crate::kapi::{debugfs, device::Device, devres, errno, iommu};
+use crate::kapi::{device::Device, devres, errno, iommu};
 use crate::{dev_err, dev_info};
 use core::sync::atomic::AtomicBool;
+use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::Arc;
-use kernel::{c_str, new_mutex};
 
 /// How a device is attached.
 #[derive(Clone, Copy, Debug, Default)]
@@ -115,11 +115,9 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
     {
         let mut life = state.data.life.lock();
         let saved = dma_ops::install(dev, state.clone());
-        let dir = debugfs::Dir::new_under_root_dir(c_str!("rsdma"), dev.name());
-        let file = debugfs::CommandFile::new(&dir, c_str!("stats"), state.clone());
         *life = Life::Attached {
             saved,
-            files: (file, dir),
+            files: crate::debug::Files::new(&state),
         };
     }
     if let Err(e) = devres::register(dev, state.clone()) {

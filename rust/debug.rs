@@ -5,7 +5,6 @@
 //! device's debugfs `stats` file.
 
 use crate::dev::RsdmaDev;
-use crate::dev_err;
 use crate::kapi::debugfs;
 use crate::kapi::device::{dma_caller, Device};
 use crate::kapi::dma_ops::Installed;
@@ -13,11 +12,15 @@ use crate::kapi::sync::IrqSpinLock;
 use crate::new_irq_spinlock;
 use crate::rsdma_core::dma::{Attrs, Direction};
 use crate::rsdma_core::tracker::{self, Finding, Findings, MapKind, Mapping, Tracker};
+use crate::{dev_err, dev_warn};
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use kernel::prelude::*;
+use kernel::{c_str, sync::Arc};
 
 /// Records the tracker keeps per device.
 const TRACKER_RECORDS: usize = 4096;
+/// Mappings the debugfs file `mappings` lists (its text must fit in 1 KiB).
+const MAPPINGS_SHOWN: usize = 6;
 
 /// The tracker's record table.
 pub(crate) struct TrackerTable(KVVec<tracker::Slot>);
@@ -54,6 +57,76 @@ impl Stats {
     /// Counts one event.
     pub(crate) fn count(counter: &AtomicU64) {
         counter.fetch_add(1, Relaxed);
+    }
+
+    /// Counts one live object fewer.
+    pub(crate) fn uncount(counter: &AtomicU64) {
+        counter.fetch_sub(1, Relaxed);
+    }
+}
+
+/// What the dma-buf exporter holds and did, shown in debugfs
+/// (`rsdma/dmabuf`).
+pub(crate) struct ExportStats {
+    /// Live buffers, and their bytes.
+    pub(crate) buffers: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+    /// Live attachments, and those of them mapped.
+    pub(crate) attachments: AtomicU64,
+    pub(crate) mappings: AtomicU64,
+    /// Buffers with a kernel mapping.
+    pub(crate) vmaps: AtomicU64,
+    /// CPU-access brackets open.
+    pub(crate) cpu_accesses: AtomicU64,
+    /// Brackets begun or ended, those of them over a range, and the bytes
+    /// of importers' mappings they synced.
+    pub(crate) syncs: AtomicU64,
+    pub(crate) range_syncs: AtomicU64,
+    pub(crate) synced_bytes: AtomicU64,
+    /// Requests refused.
+    pub(crate) refused: AtomicU64,
+}
+
+/// The exporter's counters.
+pub(crate) static EXPORT: ExportStats = ExportStats {
+    buffers: AtomicU64::new(0),
+    bytes: AtomicU64::new(0),
+    attachments: AtomicU64::new(0),
+    mappings: AtomicU64::new(0),
+    vmaps: AtomicU64::new(0),
+    cpu_accesses: AtomicU64::new(0),
+    syncs: AtomicU64::new(0),
+    range_syncs: AtomicU64::new(0),
+    synced_bytes: AtomicU64::new(0),
+    refused: AtomicU64::new(0),
+};
+
+/// The debugfs file `rsdma/dmabuf`: the exporter's counters.
+pub(crate) struct ExportView;
+
+impl debugfs::Command for ExportView {
+    fn run(&self, _cmd: &str) -> Result {
+        Err(EINVAL)
+    }
+
+    fn show(&self, out: &mut dyn core::fmt::Write) {
+        let e = &EXPORT;
+        let n = |c: &AtomicU64| c.load(Relaxed);
+        let _ = write!(
+            out,
+            "buffers: {}\nbytes: {}\nattachments: {}\nmappings: {}\nvmaps: {}\n\
+             cpu_accesses: {}\nsyncs: {}\nrange_syncs: {}\nsynced_bytes: {}\nrefused: {}\n",
+            n(&e.buffers),
+            n(&e.bytes),
+            n(&e.attachments),
+            n(&e.mappings),
+            n(&e.vmaps),
+            n(&e.cpu_accesses),
+            n(&e.syncs),
+            n(&e.range_syncs),
+            n(&e.synced_bytes),
+            n(&e.refused),
+        );
     }
 }
 
@@ -214,12 +287,78 @@ impl Debug {
         leaks
     }
 
+    /// Writes the device's live mappings, at most [`MAPPINGS_SHOWN`], one
+    /// line each: address, size, kind, direction, and who owns each of its
+    /// parts (`D` the device, `c` the CPU, `s` both).
+    fn show_mappings(&self, out: &mut dyn core::fmt::Write) {
+        let t = self.tracker.lock();
+        let Some(t) = t.as_ref() else {
+            let _ = writeln!(out, "tracker off");
+            return;
+        };
+        for (shown, e) in t.entries(self.id).enumerate() {
+            if shown == MAPPINGS_SHOWN {
+                let _ = writeln!(out, "...");
+                break;
+            }
+            let m = e.mapping();
+            let _ = writeln!(
+                out,
+                "{:#x}+{:#x} {} {} {}",
+                m.dev_addr,
+                m.size,
+                m.kind.name(),
+                m.dir,
+                e.parts()
+            );
+        }
+    }
+
     /// Live mappings and whether the record table ever overflowed.
     pub(crate) fn live(&self) -> (usize, bool) {
         self.tracker
             .lock()
             .as_ref()
             .map_or((0, false), |t| (t.live(), t.overflowed()))
+    }
+}
+
+/// The debugfs file `rsdma/<device>/mappings`: the device's live mappings
+/// as the tracker sees them.
+pub(crate) struct MappingsView(Arc<Installed<RsdmaDev>>);
+
+impl debugfs::Command for MappingsView {
+    fn run(&self, _cmd: &str) -> Result {
+        Err(EINVAL)
+    }
+
+    fn show(&self, out: &mut dyn core::fmt::Write) {
+        self.0.data.debug.show_mappings(out);
+    }
+}
+
+/// A device's debugfs files, then their directory (dropped in that order).
+pub(crate) struct Files {
+    _stats: debugfs::CommandFile<Installed<RsdmaDev>>,
+    _mappings: Option<debugfs::CommandFile<MappingsView>>,
+    _dir: debugfs::Dir,
+}
+
+impl Files {
+    /// Creates `rsdma/<device>/stats` and `mappings` for `state`.
+    pub(crate) fn new(state: &Arc<Installed<RsdmaDev>>) -> Self {
+        let dev = &state.data.dev;
+        let dir = debugfs::Dir::new_under_root_dir(c_str!("rsdma"), dev.name());
+        let stats = debugfs::CommandFile::new(&dir, c_str!("stats"), state.clone());
+        let mappings = Arc::new(MappingsView(state.clone()), GFP_KERNEL)
+            .inspect_err(|_| dev_warn!(dev, "rsdma: no debugfs file 'mappings' (out of memory)"))
+            .ok()
+            .map(|v| debugfs::CommandFile::new(&dir, c_str!("mappings"), v));
+        Self {
+            _stats: stats,
+            _mappings: mappings,
+            _dir: dir,
+        }
     }
 }
 

@@ -17,9 +17,8 @@ use crate::bounce::Bounce;
 use crate::coherent::Buffers;
 use crate::debug::Debug;
 use crate::iommu::Iommu;
-use crate::kapi::debugfs;
 use crate::kapi::device::Device;
-use crate::kapi::dma_ops::{Installed, Saved};
+use crate::kapi::dma_ops::Saved;
 use core::sync::atomic::AtomicBool;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
@@ -33,9 +32,8 @@ pub(crate) enum Life {
     Attached {
         /// The device's DMA set-up before, put back at teardown.
         saved: Saved,
-        /// The debugfs `stats` file, then its directory (dropped in that
-        /// order).
-        files: (debugfs::CommandFile<Installed<RsdmaDev>>, debugfs::Dir),
+        /// The debugfs files.
+        files: crate::debug::Files,
     },
     /// Torn down: the device is back as it was.
     Detached,

@@ -18,6 +18,11 @@ module_param(bounce_max_pools, uint, 0444);
 MODULE_PARM_DESC(bounce_max_pools,
 		 "bounce pools a device may grow to under pressure (1 to 64)");
 
+static unsigned int dmabuf_max_kib = 65536;
+module_param(dmabuf_max_kib, uint, 0644);
+MODULE_PARM_DESC(dmabuf_max_kib,
+		 "KiB a buffer from /dev/rsdma may hold at most (default 64 MiB)");
+
 unsigned int rsdma_param_bounce_kib(void)
 {
 	return READ_ONCE(bounce_kib);
@@ -26,4 +31,9 @@ unsigned int rsdma_param_bounce_kib(void)
 unsigned int rsdma_param_bounce_max_pools(void)
 {
 	return READ_ONCE(bounce_max_pools);
+}
+
+unsigned int rsdma_param_dmabuf_max_kib(void)
+{
+	return READ_ONCE(dmabuf_max_kib);
 }

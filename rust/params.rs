@@ -24,3 +24,11 @@ pub(crate) fn bounce_max_pools() -> usize {
     let n = unsafe { bindings::rsdma_param_bounce_max_pools() };
     n.clamp(1, MAX_POOLS) as usize
 }
+
+/// Most bytes of a buffer from `/dev/rsdma` (`dmabuf_max_kib`; may change
+/// at run time).
+pub(crate) fn dmabuf_max_bytes() -> u64 {
+    // SAFETY: as above.
+    let kib = unsafe { bindings::rsdma_param_dmabuf_max_kib() };
+    u64::from(kib) << 10
+}

@@ -9,7 +9,7 @@
 // The device state's pin-initialiser has many fields.
 #![recursion_limit = "256"]
 
-use kernel::{c_str, prelude::*};
+use kernel::{c_str, prelude::*, sync::Arc};
 
 pub mod api;
 pub mod attach;
@@ -18,6 +18,7 @@ pub mod cache;
 pub mod coherent;
 pub mod debug;
 pub mod dev;
+pub mod dmabuf;
 pub mod iommu;
 pub mod ops;
 pub mod params;
@@ -32,15 +33,21 @@ pub mod kapi {
     pub mod debugfs;
     pub mod device;
     pub mod devres;
+    pub mod dma_buf;
     pub mod dma_ops;
+    pub mod dma_shared;
     pub mod ffi;
     pub mod fmt;
     pub mod iommu;
+    pub mod miscdev;
+    pub mod mm;
+    pub mod module;
     pub mod page;
     pub mod scatterlist;
     pub mod sync;
     pub mod time;
     pub mod timer;
+    pub mod vmalloc;
 
     pub use self::ffi::errno;
     pub(crate) use self::ffi::is_err_ptr;
@@ -54,11 +61,14 @@ pub mod rsdma_core {
     pub mod bounce;
     pub mod cache;
     pub mod coherent;
+    pub mod cpu_access;
     pub mod dma;
     pub mod iova;
     pub mod route;
     pub mod sg;
+    pub mod span;
     pub mod tracker;
+    pub mod uapi;
 }
 
 module! {
@@ -78,13 +88,27 @@ pub fn tracker_default() -> bool {
     true
 }
 
+/// Field order matters: `/dev/rsdma` goes first, the debugfs directory
+/// last.
 struct Rsdma {
+    _misc: Pin<KBox<kapi::miscdev::Registration<dmabuf::ioctl::RsdmaMisc>>>,
+    _dmabuf_file: kapi::debugfs::CommandFile<debug::ExportView>,
     _debugfs: kapi::debugfs::Dir,
 }
 
 impl kernel::Module for Rsdma {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let debugfs = kapi::debugfs::Dir::new(c_str!("rsdma"), None);
+        let dmabuf_file = kapi::debugfs::CommandFile::new(
+            &debugfs,
+            c_str!("dmabuf"),
+            Arc::new(debug::ExportView, GFP_KERNEL)?,
+        );
+        let misc = kapi::miscdev::Registration::new(
+            c_str!("rsdma"),
+            None,
+            Arc::new(dmabuf::ioctl::RsdmaMisc, GFP_KERNEL)?,
+        )?;
         if !kapi::dma_ops::kernel_has_dma_ops() {
             pr_warn!("rsdma: this kernel has no per-device DMA ops (CONFIG_ARCH_HAS_DMA_OPS); attaching will fail\n");
         }
@@ -97,7 +121,11 @@ impl kernel::Module for Rsdma {
                 "absent"
             }
         );
-        Ok(Rsdma { _debugfs: debugfs })
+        Ok(Rsdma {
+            _misc: misc,
+            _dmabuf_file: dmabuf_file,
+            _debugfs: debugfs,
+        })
     }
 }
 

@@ -66,3 +66,73 @@ need_noiommu() {
 	[ "$EDU_DMA_BITS" -ge 32 ] ||
 		fail "needs edu to drive 32 address bits (RSDMA_EDU_DMA_MASK=32), not $EDU_DMA_BITS"
 }
+
+# edu_devs: the PCI addresses of every edu device, in bus order.
+edu_devs() {
+	for d in /sys/bus/pci/devices/*; do
+		if [ "$(cat "$d/vendor")" = 0x1234 ] && [ "$(cat "$d/device")" = 0x11e8 ]; then
+			basename "$d"
+		fi
+	done
+}
+
+# need_edu N: fails (never skips) unless the guest has N edu devices or
+# more (RSDMA_QEMU_EDU=N).
+need_edu() {
+	[ "$(edu_devs | wc -l)" -ge "$1" ] ||
+		fail "needs $1 edu devices (RSDMA_QEMU_EDU=$1); the guest has $(edu_devs | wc -l)"
+}
+
+# edu_run_on DEV TEST: as edu_run, on the edu device at PCI address DEV.
+edu_run_on() {
+	echo "$2" >"/sys/kernel/debug/rsdma_edu/$1/run" || fail "edu test '$2' on $1 failed (see the kernel log)"
+	cat "/sys/kernel/debug/rsdma_edu/$1/run"
+}
+
+# edu_node DEV: the device node (/dev/rsdma_edu*) of the edu device DEV.
+edu_node() {
+	n=$(ls "/sys/bus/pci/devices/$1/misc" 2>/dev/null | head -1)
+	[ -n "$n" ] || fail "edu device $1 has no device node"
+	echo "/dev/$n"
+}
+
+# dmabuf_stat NAME: a counter of rsdma's dma-buf exporter.
+dmabuf_stat() {
+	sed -n "s/^$1: //p" /sys/kernel/debug/rsdma/dmabuf
+}
+
+# expect_dmabuf_idle: the exporter holds no buffer, attachment, mapping,
+# kernel mapping or open CPU access.
+expect_dmabuf_idle() {
+	for c in buffers bytes attachments mappings vmaps cpu_accesses; do
+		[ "$(dmabuf_stat $c)" = 0 ] || fail "dma-buf exporter: '$c: $(dmabuf_stat $c)', expected 0"
+	done
+}
+
+# dmabuf_setup N: loads rsdma and the edu sample on a guest with an IOMMU
+# and N edu devices or more, gives each edu device the guest's DMA mask and
+# attaches the first to rsdma (the others stay on the kernel's iommu-dma).
+# Sets e1 (, e2) to their PCI addresses and n1 (, n2) to their device nodes.
+dmabuf_setup() {
+	need_iommu
+	need_edu "$1"
+	insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
+	insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
+	set -- $(edu_devs)
+	e1=$1 e2=${2:-}
+	n1=$(edu_node "$e1")
+	[ -z "$e2" ] || n2=$(edu_node "$e2")
+	for d in "$@"; do edu_run_on "$d" "dma_bits $EDU_DMA_BITS"; done
+	edu_run_on "$e1" attach
+}
+
+# dmabuf_teardown: the exporter holds nothing, rsdma kept no mapping of edu
+# #1 and its tracker found nothing; then detaches and unloads.
+dmabuf_teardown() {
+	expect_dmabuf_idle
+	grep -q "^live_mappings: 0$" "/sys/kernel/debug/rsdma/$e1/stats" || fail "mappings left live in rsdma"
+	grep -q "^tracker_findings: 0$" "/sys/kernel/debug/rsdma/$e1/stats" || fail "tracker findings on correct use"
+	edu_run_on "$e1" detach
+	rmmod rsdma_edu || fail "rmmod rsdma_edu"
+	rmmod rsdma || fail "rmmod rsdma"
+}

@@ -13,8 +13,10 @@
 #include <linux/dma-buf.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
+#include <linux/fcntl.h>
 #include <linux/highmem.h>
 #include <linux/io.h>
+#include <linux/iosys-map.h>
 #include <linux/iommu.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -27,6 +29,8 @@
 
 #include "helpers.h"
 #include "../../include/rsdma.h"
+#include "../../include/uapi/rsdma.h"
+#include "../../include/uapi/rsdma_edu.h"
 #include "../params.h"
 
 /* Macros bindgen cannot see through. */
@@ -57,3 +61,10 @@ const unsigned long RSDMA_DMA_ATTR_FORCE_CONTIGUOUS = DMA_ATTR_FORCE_CONTIGUOUS;
 const unsigned long RSDMA_DMA_ATTR_ALLOC_SINGLE_PAGES = DMA_ATTR_ALLOC_SINGLE_PAGES;
 const unsigned long RSDMA_DMA_ATTR_NO_WARN = DMA_ATTR_NO_WARN;
 const unsigned long RSDMA_DMA_ATTR_PRIVILEGED = DMA_ATTR_PRIVILEGED;
+/* Function-like macros: the ioctl numbers. */
+const unsigned int RSDMA_IOCTL_ALLOC_CMD = RSDMA_IOCTL_ALLOC;
+const unsigned int RSDMA_IOCTL_SYNC_RANGE_CMD = RSDMA_IOCTL_SYNC_RANGE;
+const unsigned int RSDMA_EDU_IOCTL_IMPORT_CMD = RSDMA_EDU_IOCTL_IMPORT;
+const unsigned int RSDMA_EDU_IOCTL_RELEASE_CMD = RSDMA_EDU_IOCTL_RELEASE;
+const unsigned int RSDMA_EDU_IOCTL_REMAP_CMD = RSDMA_EDU_IOCTL_REMAP;
+const unsigned int RSDMA_EDU_IOCTL_XFER_CMD = RSDMA_EDU_IOCTL_XFER;

@@ -13,18 +13,6 @@ use kernel::types::ARef;
 
 pub use crate::rsdma_core::dma::Direction;
 
-impl Direction {
-    /// The C value (`DMA_NONE` for [`Direction::None`]).
-    pub fn as_raw(self) -> bindings::dma_data_direction {
-        match self {
-            Direction::Bidirectional => bindings::dma_data_direction_DMA_BIDIRECTIONAL,
-            Direction::ToDevice => bindings::dma_data_direction_DMA_TO_DEVICE,
-            Direction::FromDevice => bindings::dma_data_direction_DMA_FROM_DEVICE,
-            Direction::None => bindings::dma_data_direction_DMA_NONE,
-        }
-    }
-}
-
 /// A streaming mapping of a page buffer it owns (`dma_map_page_attrs`).
 ///
 /// The device owns the buffer while it is mapped; the CPU gets it back for a

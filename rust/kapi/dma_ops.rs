@@ -57,6 +57,16 @@ pub fn attrs_from_raw(raw: u64) -> Attrs {
 }
 
 impl Direction {
+    /// The C value (`DMA_NONE` for [`Direction::None`]).
+    pub fn as_raw(self) -> bindings::dma_data_direction {
+        match self {
+            Direction::Bidirectional => bindings::dma_data_direction_DMA_BIDIRECTIONAL,
+            Direction::ToDevice => bindings::dma_data_direction_DMA_TO_DEVICE,
+            Direction::FromDevice => bindings::dma_data_direction_DMA_FROM_DEVICE,
+            Direction::None => bindings::dma_data_direction_DMA_NONE,
+        }
+    }
+
     /// The direction of a C value; `None` for `DMA_NONE` or garbage.
     pub fn from_raw(dir: bindings::dma_data_direction) -> Option<Self> {
         match dir {

@@ -49,6 +49,13 @@ impl<const N: usize> StackStr<N> {
         core::str::from_utf8(self.buf.get(..self.len).unwrap_or(&[])).unwrap_or("")
     }
 
+    /// The string as a `CStr`.
+    pub fn as_cstr(&self) -> &kernel::str::CStr {
+        // SAFETY: `buf[..=len]` ends with the only NUL it holds (type
+        // invariant).
+        unsafe { kernel::str::CStr::from_bytes_with_nul_unchecked(&self.buf[..=self.len]) }
+    }
+
     /// A pointer to the NUL-terminated string, valid while `self` is.
     pub fn as_char_ptr(&self) -> *const core::ffi::c_char {
         self.buf.as_ptr().cast()

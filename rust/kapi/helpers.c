@@ -8,12 +8,17 @@
 #include <linux/device.h>
 #include <linux/dma-direct.h>
 #include <linux/dma-map-ops.h>
+#include <linux/fs.h>
 #include <linux/io.h>
 #include <linux/jiffies.h>
 #include <linux/smp.h>
 #include <linux/kallsyms.h>
 #include <linux/stacktrace.h>
 #include <linux/iommu.h>
+#include <linux/iosys-map.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/vmalloc.h>
 #include <linux/libnvdimm.h>
 #include <linux/module.h>
 #include <linux/pci.h>
@@ -196,6 +201,15 @@ void rsdma_helper_sg_set_dma(struct scatterlist *sg, dma_addr_t addr,
 phys_addr_t rsdma_helper_sg_phys(struct scatterlist *sg)
 {
 	return sg_phys(sg);
+}
+
+void rsdma_helper_sg_copy_dma(struct scatterlist *dst, struct scatterlist *src)
+{
+	sg_dma_address(dst) = sg_dma_address(src);
+	sg_dma_len(dst) = sg_dma_len(src);
+#ifdef CONFIG_NEED_SG_DMA_FLAGS
+	dst->dma_flags = src->dma_flags;
+#endif
 }
 
 struct page *rsdma_helper_alloc_pages(gfp_t gfp, unsigned int order)
@@ -407,4 +421,40 @@ phys_addr_t rsdma_helper_dma_to_phys(struct device *dev, dma_addr_t addr)
 void *rsdma_helper_phys_to_virt(phys_addr_t phys)
 {
 	return phys_to_virt(phys);
+}
+
+void *rsdma_helper_vmap(struct page **pages, unsigned int count, bool wc)
+{
+	return vmap(pages, count, VM_MAP,
+		    wc ? pgprot_writecombine(PAGE_KERNEL) : PAGE_KERNEL);
+}
+
+void rsdma_helper_invalidate_kernel_vmap_range(void *addr, int size)
+{
+	invalidate_kernel_vmap_range(addr, size);
+}
+
+void rsdma_helper_flush_kernel_vmap_range(void *addr, int size)
+{
+	flush_kernel_vmap_range(addr, size);
+}
+
+void rsdma_helper_vma_set_writecombine(struct vm_area_struct *vma)
+{
+	vma->vm_page_prot = pgprot_writecombine(vma->vm_page_prot);
+}
+
+void rsdma_helper_iosys_map_set_vaddr(struct iosys_map *map, void *vaddr)
+{
+	iosys_map_set_vaddr(map, vaddr);
+}
+
+void *rsdma_helper_iosys_map_vaddr(const struct iosys_map *map)
+{
+	return map->is_iomem ? NULL : map->vaddr;
+}
+
+long (*rsdma_helper_compat_ptr_ioctl(void))(struct file *, unsigned int, unsigned long)
+{
+	return compat_ptr_ioctl;
 }

@@ -13,6 +13,9 @@
 #include <linux/scatterlist.h>
 #include <linux/timer.h>
 
+struct iosys_map;
+struct vm_area_struct;
+
 /* Whether struct device carries dma_ops in this kernel. */
 bool rsdma_helper_has_dma_ops(void);
 const struct dma_map_ops *rsdma_helper_get_dma_ops(struct device *dev);
@@ -57,6 +60,8 @@ unsigned int rsdma_helper_sg_dma_len(struct scatterlist *sg);
 void rsdma_helper_sg_set_dma(struct scatterlist *sg, dma_addr_t addr,
 			     unsigned int len);
 phys_addr_t rsdma_helper_sg_phys(struct scatterlist *sg);
+/* Copies the DMA address, length and flags of one entry to another. */
+void rsdma_helper_sg_copy_dma(struct scatterlist *dst, struct scatterlist *src);
 
 struct page *rsdma_helper_alloc_pages(gfp_t gfp, unsigned int order);
 void *rsdma_helper_page_address(struct page *page);
@@ -65,6 +70,16 @@ struct page *rsdma_helper_phys_to_page(phys_addr_t phys);
 struct page *rsdma_helper_virt_to_page(const void *addr);
 phys_addr_t rsdma_helper_virt_to_phys(const void *addr);
 void *rsdma_helper_phys_to_virt(phys_addr_t phys);
+
+void *rsdma_helper_vmap(struct page **pages, unsigned int count, bool wc);
+void rsdma_helper_invalidate_kernel_vmap_range(void *addr, int size);
+void rsdma_helper_flush_kernel_vmap_range(void *addr, int size);
+void rsdma_helper_vma_set_writecombine(struct vm_area_struct *vma);
+void rsdma_helper_iosys_map_set_vaddr(struct iosys_map *map, void *vaddr);
+/* compat_ptr_ioctl, or NULL on a kernel without 32-bit compat. */
+long (*rsdma_helper_compat_ptr_ioctl(void))(struct file *, unsigned int, unsigned long);
+/* The kernel address of a map, NULL for I/O memory. */
+void *rsdma_helper_iosys_map_vaddr(const struct iosys_map *map);
 
 struct iommu_domain;
 /* Calls fn(ctx, start, length) for each IOMMU reserved region of dev. */

@@ -11,6 +11,8 @@ use kernel::error::{code::*, Result};
 pub const PAGE_SIZE: usize = bindings::RSDMA_PAGE_SIZE;
 /// log2 of [`PAGE_SIZE`].
 pub const PAGE_SHIFT: u32 = bindings::RSDMA_PAGE_SHIFT;
+/// The largest order [`Pages`] allocates: `2^MAX_ORDER` pages.
+pub const MAX_ORDER: u32 = 10;
 
 /// `2^order` physically contiguous pages from the page allocator, always
 /// mapped in the kernel's linear map (arm64 has no highmem).
@@ -48,7 +50,7 @@ impl Pages {
     pub fn alloc_gfp(size: usize, gfp: bindings::gfp_t) -> Result<Self> {
         let pages = size.div_ceil(bindings::RSDMA_PAGE_SIZE).max(1);
         let order = pages.next_power_of_two().trailing_zeros();
-        if order > 10 {
+        if order > MAX_ORDER {
             return Err(EINVAL);
         }
         // SAFETY: any flags and a small order are valid arguments.
@@ -217,4 +219,60 @@ impl SharedPages {
 pub fn fill_random(buf: &mut [u8]) {
     // SAFETY: `buf` is valid for writes of its length.
     unsafe { bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) };
+}
+
+/// A buffer made of page allocations ("runs"), in order: memory that
+/// devices map and processes map at the same time, so the CPU side has
+/// the runs' addresses, never a Rust reference to their bytes.
+///
+/// # Invariants
+///
+/// `len` is a non-zero multiple of [`PAGE_SIZE`] no larger than the runs
+/// hold together.
+pub struct PageRuns {
+    runs: kernel::alloc::KVec<Pages>,
+    len: usize,
+}
+
+impl PageRuns {
+    /// The first `len` bytes of `runs` (a multiple of [`PAGE_SIZE`]).
+    pub fn new(runs: kernel::alloc::KVec<Pages>, len: usize) -> Result<Self> {
+        let held = runs
+            .iter()
+            .try_fold(0usize, |s, p| s.checked_add(p.len()))
+            .ok_or(EINVAL)?;
+        if len == 0 || len % PAGE_SIZE != 0 || len > held {
+            return Err(EINVAL);
+        }
+        // INVARIANT: checked above.
+        Ok(Self { runs, len })
+    }
+
+    /// The size in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always false: a buffer holds at least one page.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The physically contiguous runs `(phys, len)`, trimmed to the
+    /// buffer's size.
+    pub fn runs(&self) -> impl Iterator<Item = (u64, usize)> + '_ {
+        let mut left = self.len;
+        self.runs.iter().map_while(move |p| {
+            let n = p.len().min(left);
+            left -= n;
+            (n > 0).then(|| (p.phys(), n))
+        })
+    }
+
+    /// Every page of the buffer, in order.
+    pub fn pages(&self) -> impl Iterator<Item = *mut bindings::page> + '_ {
+        self.runs()
+            .zip(self.runs.iter())
+            .flat_map(|((_, n), p)| (0..n / PAGE_SIZE).filter_map(move |i| p.nth_page(i)))
+    }
 }

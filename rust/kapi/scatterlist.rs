@@ -4,7 +4,8 @@
 //!
 //! C header: [`include/linux/scatterlist.h`](srctree/include/linux/scatterlist.h)
 
-use super::{bindings, dma_ops::Lent, page::Pages};
+use super::{bindings, dma_ops::Lent, page::PageRuns, page::Pages, page::PAGE_SIZE};
+use crate::rsdma_core::span;
 use core::marker::PhantomData;
 use kernel::error::{code::*, to_result, Result};
 
@@ -75,6 +76,27 @@ impl<'a> SgList<'a> {
             lent: self.lent,
             _p: PhantomData,
         }
+    }
+}
+
+impl<'a> IntoIterator for SgList<'a> {
+    type Item = SgEntry<'a>;
+    type IntoIter = SgIter<'a>;
+
+    fn into_iter(self) -> SgIter<'a> {
+        SgIter {
+            sg: self.sgl,
+            left: if self.sgl.is_null() { 0 } else { self.nents },
+            lent: self.lent,
+            _p: PhantomData,
+        }
+    }
+}
+
+impl SgList<'_> {
+    /// The first entry, for the DMA API.
+    pub fn raw(&self) -> *mut bindings::scatterlist {
+        self.sgl
     }
 }
 
@@ -244,3 +266,131 @@ impl Drop for SgTable {
 unsafe impl Send for SgTable {}
 // SAFETY: `&SgTable` only reads.
 unsafe impl Sync for SgTable {}
+
+/// A scatter-gather table over a [`PageRuns`] buffer, its entries cut to a
+/// device's limits, in one flat array (never chained).
+///
+/// Flat, so that nothing in it is reached through the entries' page links:
+/// the dma-buf core scrambles those while an importer holds a table
+/// (`CONFIG_DMABUF_DEBUG`), and the table can still be freed.
+///
+/// # Invariants
+///
+/// `table.sgl` points at `entries`, which `sg_init_table` set up as one list
+/// of `entries.len()` entries (`orig_nents`), each describing memory of
+/// `runs`, which the table keeps alive.
+pub struct RunsTable {
+    table: bindings::sg_table,
+    entries: kernel::alloc::KVVec<bindings::scatterlist>,
+    runs: kernel::sync::Arc<PageRuns>,
+}
+
+impl RunsTable {
+    /// A table of `runs` with entries of at most `max_seg` bytes that do
+    /// not cross a multiple of `boundary_mask + 1`.
+    pub fn new(
+        runs: kernel::sync::Arc<PageRuns>,
+        max_seg: u32,
+        boundary_mask: u64,
+    ) -> Result<Self> {
+        use kernel::alloc::flags::GFP_KERNEL;
+        let mut spans = kernel::alloc::KVec::new();
+        for (phys, len) in runs.runs() {
+            spans.push((phys, len as u64), GFP_KERNEL)?;
+        }
+        let n = span::entries(&spans, max_seg, boundary_mask).count();
+        let n32 = u32::try_from(n).map_err(|_| EINVAL)?;
+        if n == 0 {
+            return Err(EINVAL);
+        }
+        let mut entries = kernel::alloc::KVVec::with_capacity(n, GFP_KERNEL)?;
+        for _ in 0..n {
+            entries.push(bindings::scatterlist::default(), GFP_KERNEL)?;
+        }
+        let sgl = entries.as_mut_ptr();
+        // SAFETY: `sgl` points at `n` entries we own.
+        unsafe { bindings::sg_init_table(sgl, n32) };
+        for (i, (phys, len)) in span::entries(&spans, max_seg, boundary_mask).enumerate() {
+            let off = (phys % PAGE_SIZE as u64) as u32;
+            // SAFETY: entry `i < n` is ours; the page is part of `runs`,
+            // which the table keeps alive.
+            unsafe {
+                let page = bindings::rsdma_helper_phys_to_page(phys - u64::from(off));
+                bindings::rsdma_helper_sg_set_page(sgl.add(i), page, len, off);
+            }
+        }
+        let table = bindings::sg_table {
+            sgl,
+            nents: n32,
+            orig_nents: n32,
+        };
+        // INVARIANT: set up above; the vector's storage does not move when
+        // the value does.
+        Ok(Self {
+            table,
+            entries,
+            runs,
+        })
+    }
+
+    /// The raw table, for the DMA API.
+    pub fn as_raw(&mut self) -> *mut bindings::sg_table {
+        &mut self.table
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Always false: a table has at least one entry.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The buffer the table describes.
+    pub fn runs(&self) -> &PageRuns {
+        &self.runs
+    }
+
+    /// The number of DMA segments a mapping wrote (`nents`).
+    pub fn dma_count(&self) -> usize {
+        self.table.nents as usize
+    }
+
+    /// Sets the number of DMA segments (at most the number of entries).
+    pub fn set_dma_count(&mut self, n: usize) {
+        self.table.nents = n.min(self.entries.len()) as u32;
+    }
+
+    /// The entries, with the DMA segments of a mapping in the first
+    /// [`RunsTable::dma_count`].
+    pub fn entries(&self) -> SgList<'_> {
+        // SAFETY: `table.sgl` starts a list of `entries.len()` live
+        // entries, borrowed with `self`.
+        unsafe { SgList::from_raw(self.table.sgl, self.entries.len()) }
+    }
+
+    /// Copies the DMA address, length and flags of every entry of `src`,
+    /// a table of the same entries.
+    pub fn copy_dma_from(&mut self, src: &RunsTable) -> Result {
+        if src.entries.len() != self.entries.len() {
+            return Err(EINVAL);
+        }
+        for i in 0..self.entries.len() {
+            // SAFETY: both tables hold entry `i`; the two tables are
+            // distinct (`&mut self` and `&src`).
+            unsafe {
+                bindings::rsdma_helper_sg_copy_dma(self.table.sgl.add(i), src.table.sgl.add(i))
+            };
+        }
+        self.table.nents = src.table.nents;
+        Ok(())
+    }
+}
+
+// SAFETY: the table is plain memory describing pages of a `PageRuns`,
+// which is `Send + Sync`.
+unsafe impl Send for RunsTable {}
+// SAFETY: `&RunsTable` only reads.
+unsafe impl Sync for RunsTable {}

@@ -10,7 +10,7 @@
 //! last result.
 
 use core::fmt::Write;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
 use kernel::{c_str, new_mutex, sync::Arc, sync::Mutex, types::ARef};
 
@@ -22,6 +22,7 @@ pub mod kapi {
     pub mod device;
     pub mod devres;
     pub mod dma;
+    pub mod dma_buf_import;
     pub mod dma_ops;
     pub mod ffi;
     pub mod fmt;
@@ -41,11 +42,14 @@ pub mod kapi {
 #[path = "../../rust/core/src"]
 pub mod rsdma_core {
     pub mod dma;
+    pub mod span;
 }
 
 /// rsdma's C API (`include/rsdma.h`).
 #[path = "../../rust/client.rs"]
 pub mod rsdma;
+
+mod import;
 
 use kapi::debugfs::{Command, CommandFile, Dir};
 use kapi::device::Device;
@@ -114,6 +118,14 @@ struct Edu {
     /// Whether this driver attached the device to rsdma as untrusted,
     /// which `untrusted_100` needs.
     untrusted: AtomicBool,
+    /// The dma-bufs imported through `/dev/rsdma_edu*` (`import.rs`).
+    #[pin]
+    imports: Mutex<[Option<import::Import>; import::MAX_IMPORTS]>,
+    /// Set when the device unbinds: no import is made after that.
+    unbound: AtomicBool,
+    /// Numbers the open files and the imports.
+    next_file: AtomicU64,
+    next_handle: AtomicU32,
 }
 
 impl Edu {
@@ -1092,8 +1104,19 @@ impl Command for Edu {
     }
 }
 
+#[vtable]
 impl kapi::miscdev::Operations for Edu {
-    fn mmap(&self, vma: &kapi::dma_ops::Vma) -> Result {
+    type File = import::EduFile;
+
+    fn open(this: &Arc<Self>, _dev: &Device) -> Result<import::EduFile> {
+        Ok(import::EduFile::new(this))
+    }
+
+    fn ioctl(&self, file: &import::EduFile, cmd: u32, arg: usize) -> Result<i32> {
+        self.importer_ioctl(file, cmd, arg)
+    }
+
+    fn mmap(&self, _file: &import::EduFile, vma: &kapi::dma_ops::Vma) -> Result {
         match self.mmap_buf.lock().as_ref() {
             Some(buf) => buf.mmap(vma),
             None => {
@@ -1105,13 +1128,71 @@ impl kapi::miscdev::Operations for Edu {
 }
 
 /// What the driver keeps per bound device; fields drop in order, so the
-/// debugfs file goes first and the device is disabled last.
+/// device node and the debugfs file go first and the device is disabled
+/// last.
 struct EduData {
     _misc: Option<Pin<KBox<kapi::miscdev::Registration<Edu>>>>,
+    _index: NodeIndex,
     _run: CommandFile<Edu>,
     _dir: Dir,
-    _edu: Arc<Edu>,
+    edu: Arc<Edu>,
     _enabled: pci::Enabled,
+}
+
+impl Drop for EduData {
+    fn drop(&mut self) {
+        // Imports an open file still holds end with the device: their
+        // mappings were made through its DMA ops.
+        let mut imports = self.edu.imports.lock();
+        self.edu.unbound.store(true, Ordering::Release);
+        for slot in imports.iter_mut() {
+            *slot = None;
+        }
+    }
+}
+
+/// Which `/dev/rsdma_edu*` numbers are taken (bit `n`: number `n`).
+static NODE_INDICES: AtomicU32 = AtomicU32::new(0);
+
+/// A device node number: 0 names `/dev/rsdma_edu`, `n` `/dev/rsdma_edu<n>`.
+struct NodeIndex(Option<u32>);
+
+impl NodeIndex {
+    /// Takes the lowest free number (none when all 32 are taken).
+    fn take() -> Self {
+        let mut cur = NODE_INDICES.load(Ordering::Relaxed);
+        loop {
+            let n = (!cur).trailing_zeros();
+            if n >= 32 {
+                return Self(None);
+            }
+            match NODE_INDICES.compare_exchange(
+                cur,
+                cur | (1 << n),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Self(Some(n)),
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// The node's name.
+    fn name(&self) -> Option<StackStr<32>> {
+        match self.0? {
+            0 => Some(StackStr::from_fmt(format_args!("rsdma_edu"))),
+            n => Some(StackStr::from_fmt(format_args!("rsdma_edu{}", n))),
+        }
+    }
+}
+
+impl Drop for NodeIndex {
+    fn drop(&mut self) {
+        if let Some(n) = self.0 {
+            NODE_INDICES.fetch_and(!(1 << n), Ordering::AcqRel);
+        }
+    }
 }
 
 struct EduDriver;
@@ -1165,14 +1246,25 @@ impl pci::Driver for EduDriver {
                 mmap_buf <- new_mutex!(None, "Edu::mmap_buf"),
                 tracked: AtomicBool::new(false),
                 untrusted: AtomicBool::new(false),
+                imports <- new_mutex!(core::array::from_fn(|_| None), "Edu::imports"),
+                unbound: AtomicBool::new(false),
+                next_file: AtomicU64::new(1),
+                next_handle: AtomicU32::new(1),
             }),
             GFP_KERNEL,
         )?;
         let dir = Dir::new_under_root_dir(c_str!("rsdma_edu"), dev.name());
         let run = CommandFile::new(&dir, c_str!("run"), edu.clone());
-        let misc = kapi::miscdev::Registration::new(c_str!("rsdma_edu"), edu.clone())
-            .inspect_err(|e| dev_warn!(dev, "no /dev/rsdma_edu: {:?}", e))
-            .ok();
+        let index = NodeIndex::take();
+        let misc = match index.name() {
+            Some(name) => kapi::miscdev::Registration::new(name.as_cstr(), Some(dev), edu.clone())
+                .inspect_err(|e| dev_warn!(dev, "no /dev/{}: {:?}", name.as_str(), e))
+                .ok(),
+            None => {
+                dev_warn!(dev, "no device node: 32 edu devices have one already");
+                None
+            }
+        };
         dev_info!(
             dev,
             "edu {}.{} ready (dma mask {:#x}, coherent: {})",
@@ -1184,9 +1276,10 @@ impl pci::Driver for EduDriver {
         Ok(KBox::pin(
             EduData {
                 _misc: misc,
+                _index: index,
                 _run: run,
                 _dir: dir,
-                _edu: edu,
+                edu,
                 _enabled: enabled,
             },
             GFP_KERNEL,

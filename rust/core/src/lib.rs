@@ -17,6 +17,9 @@
 //! - [`bounce`]: swiotlb-like bounce slot areas;
 //! - [`cache`]: cache maintenance decisions for non-coherent devices;
 //! - [`coherent`]: declared coherent memory pools;
+//! - [`uapi`]: `/dev/rsdma`'s ioctl arguments and their checks;
+//! - [`cpu_access`]: CPU-access brackets on an exported buffer;
+//! - [`span`]: byte ranges over segment lists, scatterlist entries;
 //! - [`tracker`]: DMA-API debug state machine;
 //! - [`sg`]: scatter-gather merge planner.
 
@@ -32,8 +35,11 @@ pub mod bitmap;
 pub mod bounce;
 pub mod cache;
 pub mod coherent;
+pub mod cpu_access;
 pub mod dma;
 pub mod iova;
 pub mod route;
 pub mod sg;
+pub mod span;
 pub mod tracker;
+pub mod uapi;

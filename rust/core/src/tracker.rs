@@ -52,7 +52,8 @@ pub enum MapKind {
 }
 
 impl MapKind {
-    fn name(self) -> &'static str {
+    /// The kind's name, for log lines.
+    pub fn name(self) -> &'static str {
         match self {
             Self::Single => "single",
             Self::Page => "page",
@@ -134,6 +135,41 @@ impl Entry {
         } else {
             Owner::Split
         }
+    }
+
+    /// Who owns each part of the mapping, for display: one character per
+    /// part, `D` for the device and `c` for the CPU (`s` throughout for
+    /// coherent memory, which both share).
+    pub fn parts(&self) -> PartOwners {
+        PartOwners {
+            device: self.device_parts,
+            count: parts::all(self.map.size).count_ones(),
+            shared: self.map.kind == MapKind::Coherent,
+        }
+    }
+}
+
+/// Who owns each part of a mapping ([`Entry::parts`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartOwners {
+    device: u64,
+    count: u32,
+    shared: bool,
+}
+
+impl fmt::Display for PartOwners {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for i in 0..self.count {
+            let c = if self.shared {
+                's'
+            } else if self.device & (1u64 << i) != 0 {
+                'D'
+            } else {
+                'c'
+            };
+            write!(f, "{c}")?;
+        }
+        Ok(())
     }
 }
 
@@ -864,6 +900,15 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>> Tracker<S> {
     pub fn get(&self, dev: u64, dev_addr: u64) -> Option<&Entry> {
         let i = self.find_exact(dev, dev_addr, None)?;
         self.table.as_ref().get(i)?.as_ref()
+    }
+
+    /// The live records of `dev`, in table order.
+    pub fn entries(&self, dev: u64) -> impl Iterator<Item = &Entry> + '_ {
+        self.table
+            .as_ref()
+            .iter()
+            .flatten()
+            .filter(move |e| e.map.dev == dev)
     }
 
     /// The leaks of `dev` (its live mappings), e.g. at driver unbind.

@@ -1,5 +1,6 @@
 use super::*;
 use proptest::prelude::*;
+use std::format;
 use std::string::ToString;
 use std::vec;
 use std::vec::Vec;
@@ -434,6 +435,35 @@ fn parts_edges() {
     assert_eq!(parts::within(u64::MAX, 0, u64::MAX), u64::MAX);
     assert_eq!(parts::at(u64::MAX, u64::MAX - 1), 1 << 63);
     assert_eq!(parts::touching(u64::MAX, u64::MAX, 1), 0);
+}
+
+#[test]
+fn part_owners_show_a_partial_sync() {
+    let mut t = tracker(16);
+    // A 64 KiB scatter-gather mapping made without CPU sync, then handed to
+    // the device: 64 parts of 1 KiB.
+    let m = Mapping {
+        kind: MapKind::Sg,
+        sg_nents: 16,
+        attrs: Attrs::SKIP_CPU_SYNC,
+        ..single(0x10_0000, 0x1_0000, Direction::Bidirectional)
+    };
+    t.map(m);
+    let owners = |t: &Tracker<Vec<Slot>>| t.entries(DEV).next().unwrap().parts().to_string();
+    assert_eq!(owners(&t), "c".repeat(64));
+    t.sync_for_device(DEV, 0x10_0000, 0x1_0000, Direction::Bidirectional, Some(16));
+    assert_eq!(owners(&t), "D".repeat(64));
+    // The CPU takes [16 KiB, 24 KiB): parts 16..24.
+    t.sync_for_cpu(DEV, 0x10_4000, 0x2000, Direction::Bidirectional, None);
+    let want = format!("{}{}{}", "D".repeat(16), "c".repeat(8), "D".repeat(40));
+    assert_eq!(owners(&t), want);
+    t.map(Mapping {
+        kind: MapKind::Coherent,
+        ..single(0x20_0000, 3, Direction::Bidirectional)
+    });
+    assert_eq!(t.entries(DEV).count(), 2);
+    assert_eq!(t.entries(DEV + 1).count(), 0);
+    assert_eq!(t.get(DEV, 0x20_0000).unwrap().parts().to_string(), "sss");
 }
 
 #[derive(Clone, Debug)]
