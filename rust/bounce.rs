@@ -6,8 +6,10 @@
 //!
 //! A device gets its own pools.  Each pool is one physically contiguous
 //! allocation placed where the device's mask reaches, managed by one
-//! rsdma-core [`Area`] under its own lock; the first is allocated at attach
-//! (`bounce_kib`), more are added under pressure, outside any lock, up to
+//! rsdma-core [`Area`] under its own lock.  At attach `bounce_kib` is split
+//! into one pool per CPU ([`pool_plan`]: a CPU starts in its own pool, so
+//! CPUs mapping at once do not meet on one lock); more pools of the same
+//! size are added under pressure, outside any lock, up to
 //! `bounce_max_pools`.  Pools are never taken away before the device is
 //! detached, so a pool's address range, published once, identifies its
 //! mappings without a lock.
@@ -16,6 +18,12 @@
 //! original in for every direction, so a device that writes only part of a
 //! buffer never exposes old pool data; unmap and sync copy only the range
 //! concerned.  Each live mapping keeps the [`Lent`] memory it stands for.
+//!
+//! The pool lock covers the slot bookkeeping only.  Map reserves the slots
+//! under it and copies after it is dropped; unmap copies back while the
+//! slots are still reserved and takes the lock again to free them.  No
+//! other mapping can reach reserved slots, so the copies need no lock, and
+//! a copy of 64 KiB never holds up the other CPUs' mappings.
 
 use crate::kapi::device::Device;
 use crate::kapi::dma_ops::Lent;
@@ -24,12 +32,13 @@ use crate::kapi::sync::IrqSpinLock;
 use crate::kapi::{bindings, time};
 use crate::new_irq_spinlock;
 use crate::rsdma_core::bounce::{
-    copy_on, Area, BounceCopy, BounceGeometry, BounceOp, BounceRequest, BounceSlot,
+    copy_on, pool_plan, Area, BounceCopy, BounceGeometry, BounceOp, BounceRequest, BounceSlot,
 };
 use crate::rsdma_core::dma::{Attrs, Direction};
 use crate::{dev_err, params};
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use kernel::prelude::*;
+use kernel::sync::Arc;
 use kernel::types::ARef;
 
 /// log2 of a slot: 2 KiB, as swiotlb.
@@ -60,7 +69,8 @@ impl AsMut<[BounceSlot]> for SlotTable {
 /// One pool: its memory, its slots, and the memory each live mapping
 /// stands for (at the mapping's first slot).
 struct PoolState {
-    mem: SharedPages,
+    /// Shared with the copies made outside the lock.
+    mem: Arc<SharedPages>,
     /// The address of the pool's first byte as mappings are given out: a
     /// bus address, or a physical one behind an IOMMU.
     base: u64,
@@ -126,7 +136,7 @@ pub(crate) struct Bounce {
 }
 
 impl Bounce {
-    /// The pools of `dev`, with the first one allocated: where `limit`
+    /// The pools of `dev`, with the first ones allocated: where `limit`
     /// reaches (no IOMMU), or anywhere (`behind_iommu`).
     pub(crate) fn new(
         dev: &Device,
@@ -135,6 +145,13 @@ impl Bounce {
         limit: u64,
     ) -> Result<Self> {
         let max = params::bounce_max_pools();
+        let plan = pool_plan(
+            params::bounce_bytes(),
+            time::nr_cpu_ids(),
+            max,
+            MAX_MAPPING,
+            1 << PAGE_SHIFT,
+        );
         let mut pools = KVec::with_capacity(max, GFP_KERNEL)?;
         for _ in 0..max {
             pools.push(
@@ -151,7 +168,7 @@ impl Bounce {
             coherent,
             behind_iommu,
             limit: if behind_iommu { u64::MAX } else { limit },
-            pool_bytes: params::bounce_pool_bytes(),
+            pool_bytes: plan.pool_bytes,
             pools,
             installed: AtomicUsize::new(0),
             used: AtomicUsize::new(0),
@@ -161,6 +178,15 @@ impl Bounce {
         };
         let first = b.new_pool(false)?;
         b.install(first).ok_or(EBUSY)?;
+        // The others help, but the device works without them.
+        for _ in 1..plan.pools {
+            match b.new_pool(false) {
+                Ok(pool) => {
+                    b.install(pool);
+                }
+                Err(_) => break,
+            }
+        }
         Ok(b)
     }
 
@@ -176,7 +202,10 @@ impl Bounce {
             (bindings::RSDMA_GFP_KERNEL, GFP_KERNEL)
         };
         let zone = crate::coherent::zone_below(self.limit);
-        let mem = Pages::alloc_gfp(self.pool_bytes, gfp | zone)?.into_shared();
+        let mem = Arc::new(
+            Pages::alloc_gfp(self.pool_bytes, gfp | zone)?.into_shared(),
+            flags,
+        )?;
         let base = if self.behind_iommu {
             mem.phys()
         } else {
@@ -310,40 +339,54 @@ impl Bounce {
         dir: Direction,
         attrs: Attrs,
     ) -> Result<Option<Bounced>> {
-        let mut st = p.state.lock();
-        let Some(pool) = st.as_mut() else {
-            return Ok(None);
+        // Reserve the slots under the lock ...
+        let (m, pool_mem, base) = {
+            let mut st = p.state.lock();
+            let Some(pool) = st.as_mut() else {
+                return Ok(None);
+            };
+            let before = pool.area.used();
+            let Ok(m) = pool.area.map(req) else {
+                return Ok(None);
+            };
+            self.count_slots(before, pool.area.used());
+            (m, pool.mem.clone(), pool.base)
         };
-        let before = pool.area.used();
-        let Ok(m) = pool.area.map(req) else {
-            return Ok(None);
-        };
-        self.count_slots(before, pool.area.used());
-        let (pre, post) = (m.pre_padding(), m.post_padding());
-        let off = |addr: u64| (addr - pool.base) as usize;
         let Some(lent) = mem.take() else {
+            self.release(p, m.tlb_addr);
             return Err(EINVAL);
         };
-        let filled = pool
-            .mem
+        // ... fill them without it: they are this mapping's alone ...
+        let off = |addr: u64| (addr - base) as usize;
+        let (pre, post) = (m.pre_padding(), m.post_padding());
+        let filled = pool_mem
             .zero(off(pre.0), pre.1 as usize)
-            .and_then(|()| pool.mem.zero(off(post.0), post.1 as usize));
-        let copied = filled.and_then(|()| match copy_on(BounceOp::Map, dir, attrs) {
-            Some(BounceCopy::ToSlot) => lent.copy_to(0, &pool.mem, off(m.tlb_addr), lent.len()),
-            _ => Ok(()),
-        });
-        let slot = pool.area.head_slot(m.tlb_addr);
-        let stored = slot.and_then(|h| pool.lent.get_mut(h));
-        match (copied, stored) {
-            (Ok(()), Some(entry)) => *entry = Some(lent),
-            _ => {
-                let before = pool.area.used();
-                let _ = pool.area.unmap(m.tlb_addr);
-                self.count_slots(before, pool.area.used());
-                return Err(EINVAL);
+            .and_then(|()| pool_mem.zero(off(post.0), post.1 as usize))
+            .and_then(|()| match copy_on(BounceOp::Map, dir, attrs) {
+                Some(BounceCopy::ToSlot) => lent.copy_to(0, &pool_mem, off(m.tlb_addr), lent.len()),
+                _ => Ok(()),
+            });
+        if filled.is_err() {
+            self.release(p, m.tlb_addr);
+            return Err(EINVAL);
+        }
+        // ... and record the memory they stand for, for unmap and sync.
+        {
+            let mut st = p.state.lock();
+            let entry = st.as_mut().and_then(|pool| {
+                let head = pool.area.head_slot(m.tlb_addr)?;
+                pool.lent.get_mut(head)
+            });
+            match entry {
+                Some(entry) => *entry = Some(lent),
+                None => {
+                    drop(st);
+                    self.release(p, m.tlb_addr);
+                    return Err(EINVAL);
+                }
             }
         }
-        let span_phys = pool.mem.phys() + off(m.span_start) as u64;
+        let span_phys = pool_mem.phys() + off(m.span_start) as u64;
         // The device reads the slots, padding and all, from memory.
         crate::cache::to_device(self.coherent, span_phys, m.span_len as usize, dir);
         Ok(Some(Bounced {
@@ -354,28 +397,43 @@ impl Bounce {
         }))
     }
 
+    /// Frees the slots of the mapping at `addr` in pool `p`.
+    fn release(&self, p: &Pool, addr: u64) {
+        let mut st = p.state.lock();
+        if let Some(pool) = st.as_mut() {
+            let before = pool.area.used();
+            let _ = pool.area.unmap(addr);
+            self.count_slots(before, pool.area.used());
+        }
+    }
+
     /// Ends the bounced mapping at `addr`: the original gets back what the
     /// device wrote (unless `SKIP_CPU_SYNC`), the slots are freed.
     pub(crate) fn unmap(&self, addr: u64, dir: Direction, attrs: Attrs) -> Result {
         let p = self.pool_of(addr).ok_or(EINVAL)?;
-        let mut st = p.state.lock();
-        let pool = st.as_mut().ok_or(EINVAL)?;
-        let head = pool.area.head_slot(addr).ok_or(EINVAL)?;
-        let before = pool.area.used();
-        let (_, len) = pool.area.unmap(addr).map_err(|_| EINVAL)?;
-        self.count_slots(before, pool.area.used());
-        let lent = pool
-            .lent
-            .get_mut(head)
-            .and_then(Option::take)
-            .ok_or(EINVAL)?;
-        let off = (addr - pool.base) as usize;
-        if copy_on(BounceOp::Unmap, dir, attrs) == Some(BounceCopy::FromSlot) {
-            let phys = pool.mem.phys() + off as u64;
+        // Take the mapping's memory under the lock; the slots stay reserved
+        // until the copy back is done.
+        let (lent, len, pool_mem, base) = {
+            let mut st = p.state.lock();
+            let pool = st.as_mut().ok_or(EINVAL)?;
+            let (head, _, len) = pool.area.mapping_at(addr).ok_or(EINVAL)?;
+            let lent = pool
+                .lent
+                .get_mut(head)
+                .and_then(Option::take)
+                .ok_or(EINVAL)?;
+            (lent, len, pool.mem.clone(), pool.base)
+        };
+        let off = (addr - base) as usize;
+        let copied = if copy_on(BounceOp::Unmap, dir, attrs) == Some(BounceCopy::FromSlot) {
+            let phys = pool_mem.phys() + off as u64;
             crate::cache::to_cpu(self.coherent, phys, len as usize, dir);
-            lent.copy_from(0, &pool.mem, off, (len as usize).min(lent.len()))?;
-        }
-        Ok(())
+            lent.copy_from(0, &pool_mem, off, (len as usize).min(lent.len()))
+        } else {
+            Ok(())
+        };
+        self.release(p, addr);
+        copied
     }
 
     /// Syncs `size` bytes at `addr` (inside a bounced mapping) for the CPU

@@ -11,7 +11,7 @@
 static unsigned int bounce_kib = 1024;
 module_param(bounce_kib, uint, 0444);
 MODULE_PARM_DESC(bounce_kib,
-		 "KiB of bounce buffer a device gets when it is attached (up to 4096)");
+		 "KiB of bounce buffer a device gets when it is attached, in one pool per CPU of at least 256 KiB (64 to 4096)");
 
 static unsigned int bounce_max_pools = 8;
 module_param(bounce_max_pools, uint, 0444);

@@ -10,9 +10,9 @@ const MAX_POOL_KIB: u32 = 4096;
 /// Most pools a device may have.
 const MAX_POOLS: u32 = 64;
 
-/// Bytes of the bounce pool a device gets at attach (`bounce_kib`), at
+/// Bytes of bounce pools a device gets at attach (`bounce_kib`), at
 /// least 64 KiB, at most [`MAX_POOL_KIB`].
-pub(crate) fn bounce_pool_bytes() -> usize {
+pub(crate) fn bounce_bytes() -> usize {
     // SAFETY: a plain read of a parameter set at load time.
     let kib = unsafe { bindings::rsdma_param_bounce_kib() };
     (kib.clamp(64, MAX_POOL_KIB) as usize) << 10

@@ -211,6 +211,43 @@ pub fn copy_on(op: BounceOp, dir: Direction, attrs: Attrs) -> Option<BounceCopy>
     }
 }
 
+/// How a device's initial bounce memory is laid out: `pools` pools of
+/// `pool_bytes` each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolPlan {
+    /// Pools to allocate.
+    pub pools: usize,
+    /// Bytes of each.
+    pub pool_bytes: usize,
+}
+
+/// Splits `total` bytes of initial bounce memory into one pool per CPU (so
+/// that CPUs mapping at once take different locks), as many as `cpus` and
+/// `max_pools` allow, a power of two, each at least `min_pool` bytes (the
+/// largest mapping) when `total` has room for that, and a whole number of
+/// `page` bytes.  Always at least one pool.
+pub fn pool_plan(
+    total: usize,
+    cpus: usize,
+    max_pools: usize,
+    min_pool: usize,
+    page: usize,
+) -> PoolPlan {
+    let room = match min_pool {
+        0 => total,
+        m => total / m,
+    };
+    let want = cpus.min(max_pools).min(room).max(1);
+    // The largest power of two not above `want`.
+    let pools = 1usize << (usize::BITS - 1 - want.leading_zeros());
+    let per = total / pools;
+    let pool_bytes = match page {
+        0 => per,
+        p => (per / p * p).max(p),
+    };
+    PoolPlan { pools, pool_bytes }
+}
+
 /// The area a CPU starts with (then the caller tries the others in order).
 pub fn area_for_cpu(cpu: u32, areas: usize) -> usize {
     match areas {
@@ -419,6 +456,13 @@ impl<M: AsRef<[BounceSlot]> + AsMut<[BounceSlot]>> Area<M> {
         Some((s.orig.checked_add(delta)?, s.len - delta))
     }
 
+    /// The mapping that starts at `tlb_addr` (not inside it): its head
+    /// slot, original address and length.
+    pub fn mapping_at(&self, tlb_addr: u64) -> Option<(usize, u64, u64)> {
+        let (h, s) = self.head_of(tlb_addr)?;
+        (self.slot_addr(h) + s.offset == tlb_addr).then_some((h, s.orig, s.len))
+    }
+
     /// Releases the mapping that starts at `tlb_addr`; returns its original
     /// address and length for the copy back.
     pub fn unmap(&mut self, tlb_addr: u64) -> Result<(u64, u64), BounceError> {
@@ -491,9 +535,19 @@ mod tests {
         assert_eq!(a.lookup(m + 10), Some((0x7_0abc + 10, 54)));
         assert_eq!(a.head_slot(m + 10), a.head_slot(m));
         assert!(a.head_slot(m).is_some());
+        assert_eq!(
+            a.mapping_at(m + 1),
+            None,
+            "inside a mapping, not at its start"
+        );
+        assert_eq!(
+            a.mapping_at(m),
+            Some((a.head_slot(m).unwrap(), 0x7_0abc, 64))
+        );
         assert_eq!(a.unmap(m + 1), Err(BounceError::NotMapped));
         assert_eq!(a.unmap(m), Ok((0x7_0abc, 64)));
         assert_eq!(a.unmap(m), Err(BounceError::NotMapped));
+        assert_eq!(a.mapping_at(m), None, "unmapped");
         assert_eq!(a.map(&req(0, 129 * 2048, 0)), Err(BounceError::InvalidSize));
         assert_eq!(a.map(&req(0, 0, 0)), Err(BounceError::InvalidSize));
         let b = BounceRequest {
@@ -507,6 +561,52 @@ mod tests {
         assert!(BounceGeometry::swiotlb(0).below(1 << 21, u32::MAX as u64));
         assert!(!BounceGeometry::swiotlb(0x1_0000_0000).below(1, u32::MAX as u64));
         assert_eq!(area_for_cpu(5, 4), 1);
+    }
+
+    #[test]
+    fn pool_plan_splits_per_cpu() {
+        const K: usize = 1024;
+        let plan = |total, cpus, max| pool_plan(total, cpus, max, 256 * K, 4 * K);
+        let p = |pools, kib: usize| PoolPlan {
+            pools,
+            pool_bytes: kib * K,
+        };
+        assert_eq!(plan(1024 * K, 2, 8), p(2, 512));
+        assert_eq!(
+            plan(1024 * K, 8, 8),
+            p(4, 256),
+            "never below the largest mapping"
+        );
+        assert_eq!(plan(1024 * K, 3, 8), p(2, 512), "a power of two");
+        assert_eq!(
+            plan(1024 * K, 8, 1),
+            p(1, 1024),
+            "bounded by bounce_max_pools"
+        );
+        assert_eq!(plan(256 * K, 2, 2), p(1, 256));
+        assert_eq!(plan(64 * K, 4, 8), p(1, 64), "too small to split");
+        assert_eq!(plan(4096 * K, 64, 64), p(16, 256));
+        assert_eq!(plan(1000 * K, 2, 8), p(2, 500));
+        assert_eq!(plan(1002 * K, 2, 8), p(2, 500), "whole pages");
+        assert_eq!(
+            plan(0, 0, 0),
+            PoolPlan {
+                pools: 1,
+                pool_bytes: 4 * K
+            }
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn pool_plan_fits(total in 0usize..1 << 24, cpus in 0usize..300, max in 0usize..100) {
+            let p = pool_plan(total, cpus, max, 256 << 10, 4096);
+            prop_assert!(p.pools >= 1 && p.pools.is_power_of_two());
+            prop_assert!(p.pools == 1 || (p.pools <= cpus && p.pools <= max));
+            prop_assert!(p.pools == 1 || p.pool_bytes >= 256 << 10);
+            prop_assert!(p.pool_bytes % 4096 == 0 && p.pool_bytes >= 4096);
+            prop_assert!(p.pools * p.pool_bytes <= total.max(4096));
+        }
     }
 
     #[test]
