@@ -17,6 +17,7 @@
 //! - [`bounce`]: swiotlb-like bounce slot areas;
 //! - [`cache`]: cache maintenance decisions for non-coherent devices;
 //! - [`coherent`]: declared coherent memory pools;
+//! - [`declared`]: the rules of declaring coherent memory;
 //! - [`tracker`]: DMA-API debug state machine;
 //! - [`sg`]: scatter-gather merge planner.
 
@@ -32,6 +33,7 @@ pub mod bitmap;
 pub mod bounce;
 pub mod cache;
 pub mod coherent;
+pub mod declared;
 pub mod dma;
 pub mod iova;
 pub mod route;

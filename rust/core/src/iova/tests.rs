@@ -444,7 +444,10 @@ fn claim_takes_a_fixed_range_or_nothing() {
         Err(IovaError::InUse { granule: 59 })
     );
     let x = grow(&mut a, |a| a.alloc(16, u64::MAX)).unwrap();
-    assert!(x >> 12 >= 60 || (x >> 12) + 16 <= 20, "{x:#x} overlaps the claim");
+    assert!(
+        x >> 12 >= 60 || (x >> 12) + 16 <= 20,
+        "{x:#x} overlaps the claim"
+    );
     // It is one allocation: only the exact range frees it.
     assert!(a.free(20 << 12, 39).is_err());
     assert!(a.free(21 << 12, 39).is_err());
