@@ -7,7 +7,8 @@
 
 use crate::bounce::Bounce;
 use crate::coherent::Buffers;
-use crate::debug::Debug;
+use crate::debug::{Debug, DeclaredFile};
+use crate::declared::Declared;
 use crate::dev::{Life, RsdmaDev};
 use crate::iommu::Iommu;
 use crate::kapi::dma_ops::{self, Installed};
@@ -95,6 +96,7 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
             iommu,
             bounce,
             buffers <- Buffers::new(),
+            declared <- Declared::new(),
             debug <- debug,
             life <- new_mutex!(Life::Ready, "RsdmaDev::life"),
             armed: AtomicBool::new(false),
@@ -112,14 +114,16 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
             )
         })?;
     }
+    let declared = DeclaredFile::new(state.clone())?;
     {
         let mut life = state.data.life.lock();
         let saved = dma_ops::install(dev, state.clone());
         let dir = debugfs::Dir::new_under_root_dir(c_str!("rsdma"), dev.name());
         let file = debugfs::CommandFile::new(&dir, c_str!("stats"), state.clone());
+        let declared = debugfs::CommandFile::new(&dir, c_str!("declared"), declared);
         *life = Life::Attached {
             saved,
-            files: (file, dir),
+            files: (file, declared, dir),
         };
     }
     if let Err(e) = devres::register(dev, state.clone()) {
@@ -195,6 +199,7 @@ fn teardown(state: &Arc<Installed<RsdmaDev>>, why: &str) {
         iommu.detach(dev);
     }
     d.abandon_buffers();
+    d.abandon_declared();
     if leaks > 0 {
         dev_err!(
             dev,

@@ -2,7 +2,7 @@
 
 //! What rsdma tells about a device: the mapping tracker (rsdma-core's
 //! DMA-API-debug state machine), the op counters, and the text of the
-//! device's debugfs `stats` file.
+//! device's debugfs `stats` and `declared` files.
 
 use crate::dev::RsdmaDev;
 use crate::dev_err;
@@ -11,10 +11,12 @@ use crate::kapi::device::{dma_caller, Device};
 use crate::kapi::dma_ops::Installed;
 use crate::kapi::sync::IrqSpinLock;
 use crate::new_irq_spinlock;
+use crate::rsdma_core::declared::CpuMapping;
 use crate::rsdma_core::dma::{Attrs, Direction};
 use crate::rsdma_core::tracker::{self, Finding, Findings, MapKind, Mapping, Tracker};
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
 /// Records the tracker keeps per device.
 const TRACKER_RECORDS: usize = 4096;
@@ -292,6 +294,51 @@ impl debugfs::Command for Installed<RsdmaDev> {
             b.as_ref().map_or(0, |b| b.used),
             b.as_ref().map_or(0, |b| b.high_water),
             b.as_ref().map_or(0, |b| b.failures),
+        );
+    }
+}
+
+/// The debugfs `declared` file of a device: each declared region's place,
+/// size, bytes used, high water and failed allocations, and the device's
+/// live allocations from declared memory.
+pub(crate) struct DeclaredFile(Arc<Installed<RsdmaDev>>);
+
+impl DeclaredFile {
+    /// The file's data for the device `state` serves.
+    pub(crate) fn new(state: Arc<Installed<RsdmaDev>>) -> Result<Arc<Self>> {
+        Ok(Arc::new(Self(state), GFP_KERNEL)?)
+    }
+}
+
+impl debugfs::Command for DeclaredFile {
+    fn run(&self, _cmd: &str) -> Result {
+        Err(EINVAL)
+    }
+
+    fn show(&self, out: &mut dyn core::fmt::Write) {
+        let d = &self.0.data.declared;
+        let mut n = 0usize;
+        d.for_each_region(|r| {
+            n += 1;
+            let _ = writeln!(
+                out,
+                "region: phys {:#x} dev {:#x} size {} used {} high_water {} failures {} {}{}{}",
+                r.span.phys,
+                r.span.dev_addr,
+                r.span.size,
+                r.used,
+                r.high_water,
+                r.failures,
+                if r.cpu == CpuMapping::Io { "io" } else { "map" },
+                if r.exclusive { " exclusive" } else { "" },
+                if r.children { " children" } else { "" },
+            );
+        });
+        let (allocs, bytes) = d.live();
+        let _ = write!(
+            out,
+            "regions: {}\nallocations: {}\nallocated_bytes: {}\n",
+            n, allocs, bytes
         );
     }
 }

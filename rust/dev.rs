@@ -12,10 +12,16 @@
 //!
 //! The tracker (`debug`), the buffer tree (`coherent`) and each bounce pool
 //! (`bounce`) are leaves: nothing else is taken while one is held.
+//!
+//! Declared memory (`declared`): its `changes` mutex (declare, release)
+//! may be held while the IOMMU's locks are taken; a device's region list
+//! may be held while a region's pool is taken; the list of live
+//! allocations is a leaf.
 
 use crate::bounce::Bounce;
 use crate::coherent::Buffers;
-use crate::debug::Debug;
+use crate::debug::{Debug, DeclaredFile};
+use crate::declared::Declared;
 use crate::iommu::Iommu;
 use crate::kapi::debugfs;
 use crate::kapi::device::Device;
@@ -33,9 +39,13 @@ pub(crate) enum Life {
     Attached {
         /// The device's DMA set-up before, put back at teardown.
         saved: Saved,
-        /// The debugfs `stats` file, then its directory (dropped in that
-        /// order).
-        files: (debugfs::CommandFile<Installed<RsdmaDev>>, debugfs::Dir),
+        /// The debugfs `stats` and `declared` files, then their directory
+        /// (dropped in that order).
+        files: (
+            debugfs::CommandFile<Installed<RsdmaDev>>,
+            debugfs::CommandFile<DeclaredFile>,
+            debugfs::Dir,
+        ),
     },
     /// Torn down: the device is back as it was.
     Detached,
@@ -57,6 +67,9 @@ pub struct RsdmaDev {
     /// Buffers allocated for the driver.
     #[pin]
     pub(crate) buffers: Buffers,
+    /// Memory declared for the device, and what was allocated from it.
+    #[pin]
+    pub(crate) declared: Declared,
     /// The tracker and the counters.
     #[pin]
     pub(crate) debug: Debug,

@@ -17,6 +17,7 @@ pub mod bounce;
 pub mod cache;
 pub mod coherent;
 pub mod debug;
+pub mod declared;
 pub mod dev;
 pub mod iommu;
 pub mod ops;
@@ -35,7 +36,10 @@ pub mod kapi {
     pub mod dma_ops;
     pub mod ffi;
     pub mod fmt;
+    pub mod io;
     pub mod iommu;
+    pub mod memremap;
+    pub mod mm;
     pub mod page;
     pub mod scatterlist;
     pub mod sync;
@@ -54,6 +58,7 @@ pub mod rsdma_core {
     pub mod bounce;
     pub mod cache;
     pub mod coherent;
+    pub mod declared;
     pub mod dma;
     pub mod iova;
     pub mod route;

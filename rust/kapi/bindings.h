@@ -16,9 +16,13 @@
 #include <linux/highmem.h>
 #include <linux/io.h>
 #include <linux/iommu.h>
+#include <linux/ioport.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
+#include <linux/of.h>
+#include <linux/of_reserved_mem.h>
 #include <linux/pci.h>
+#include <linux/platform_device.h>
 #include <linux/random.h>
 #include <linux/scatterlist.h>
 #include <linux/seq_file.h>
@@ -57,3 +61,9 @@ const unsigned long RSDMA_DMA_ATTR_FORCE_CONTIGUOUS = DMA_ATTR_FORCE_CONTIGUOUS;
 const unsigned long RSDMA_DMA_ATTR_ALLOC_SINGLE_PAGES = DMA_ATTR_ALLOC_SINGLE_PAGES;
 const unsigned long RSDMA_DMA_ATTR_NO_WARN = DMA_ATTR_NO_WARN;
 const unsigned long RSDMA_DMA_ATTR_PRIVILEGED = DMA_ATTR_PRIVILEGED;
+const unsigned long RSDMA_IORESOURCE_SYSTEM_RAM = IORESOURCE_SYSTEM_RAM;
+const unsigned long RSDMA_IORES_DESC_NONE = IORES_DESC_NONE;
+const int RSDMA_REGION_INTERSECTS = REGION_INTERSECTS;
+const int RSDMA_REGION_DISJOINT = REGION_DISJOINT;
+const unsigned long RSDMA_MEMREMAP_WB = MEMREMAP_WB;
+const unsigned long RSDMA_MEMREMAP_WC = MEMREMAP_WC;

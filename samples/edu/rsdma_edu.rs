@@ -26,8 +26,12 @@ pub mod kapi {
     pub mod ffi;
     pub mod fmt;
     pub mod io;
+    pub mod memremap;
     pub mod miscdev;
+    pub mod mm;
     pub mod module;
+    pub mod of;
+    pub mod of_reserved_mem;
     pub mod page;
     pub mod pci;
     pub mod scatterlist;
