@@ -1,0 +1,39 @@
+# Declared memory behind the SMMU: a reserved region of RAM is declared for edu at device address 0x1000, the first IOVA rsdma would hand out (mapped there in rsdma's domain, the range kept from its allocator); dma_alloc_coherent serves from it and edu moves a pattern in and out; bytes compared.
+need_iommu
+insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
+insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
+dev=$(edu_dev) || fail "no edu device"
+region=$(edu_region) || fail "no reserved region for edu"
+decl=/sys/kernel/debug/rsdma/$dev/declared
+edu_run "dma_bits $EDU_DMA_BITS"
+edu_run attach
+edu_run "declare $region 0x1000 map exclusive"
+expect_log "rsdma: declared 0x[0-9a-f]*+0x100000 at device address 0x1000 (map, exclusive, IOMMU-mapped)"
+cat $decl
+grep -q "^region: phys 0x[0-9a-f]* dev 0x1000 size 1048576 used 0 high_water 0 failures 0 map exclusive$" $decl ||
+	fail "the declared file does not show the region"
+r=$(edu_run declared_roundtrip)
+echo "$r"
+echo "$r" | grep -q "(in the region at 0x1000+0x100000): bytes match" ||
+	fail "edu did not move the bytes through the declared region"
+grep -q " used 0 high_water 8192 failures 0 " $decl || fail "the region's figures are wrong"
+# Streaming mappings beside it: first fit would put them at 0x1000 if the
+# region did not hold the range.
+r=$(edu_run roundtrip)
+echo "$r"
+for a in $(echo "$r" | sed -n 's/.*src dma \(0x[0-9a-f]*\), dst dma \(0x[0-9a-f]*\),.*/\1 \2/p'); do
+	[ $((a)) -ge $((0x101000)) ] || fail "a streaming mapping got IOVA $a, inside the declared region"
+done
+echo "$r" | grep -q "bytes match" || fail "the roundtrip beside the region failed"
+# The MSI window is an IOMMU reserved region: it cannot be declared over.
+edu_run release
+edu_refused "declare $region 0x8000000 map" "Device or resource busy"
+expect_log "IOVA range 0x8000000+0x100000 is in use"
+cat $decl
+expect_declared "$dev" regions 0
+expect_declared "$dev" allocations 0
+expect_stat live_mappings -eq 0
+expect_stat tracker_findings -eq 0
+edu_run detach
+rmmod rsdma_edu || fail "rmmod rsdma_edu"
+rmmod rsdma || fail "rmmod rsdma"
