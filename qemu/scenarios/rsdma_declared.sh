@@ -1,4 +1,4 @@
-# Declared memory behind the SMMU: a reserved region of RAM is declared for edu at device address 0x1000, the first IOVA rsdma would hand out (mapped there in rsdma's domain, the range kept from its allocator); dma_alloc_coherent serves from it and edu moves a pattern in and out; bytes compared.
+# Declared memory behind the SMMU: a reserved region of RAM is declared for edu at device address 0x1000, the first IOVA rsdma would hand out (mapped there in rsdma's domain, the range kept from its allocator); dma_alloc_coherent serves from it, edu moves a pattern in and out, and a process mmaps a buffer from it; bytes compared.
 need_iommu
 insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
 insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
@@ -34,6 +34,15 @@ expect_declared "$dev" regions 0
 expect_declared "$dev" allocations 0
 expect_stat live_mappings -eq 0
 expect_stat tracker_findings -eq 0
-edu_run detach
+# A process maps a buffer from the region and sees the device's bytes; the
+# buffer is freed when the driver unbinds, before rsdma drops the region.
+edu_run "declare $region 0x1000 map"
+dma=$(edu_run mmap_prepare | sed -n 's/.* at dma \(0x[0-9a-f]*\),.*/\1/p')
+[ -n "$dma" ] && [ $((dma)) -ge $((0x1000)) ] && [ $((dma)) -lt $((0x101000)) ] ||
+	fail "the mmap buffer (dma '$dma') is not in the region"
+/usr/bin/mmapcheck /dev/rsdma_edu || fail "the mapped buffer does not show the device's bytes"
+expect_declared "$dev" allocations 1
 rmmod rsdma_edu || fail "rmmod rsdma_edu"
+expect_log "rsdma: driver unbound; device restored"
+scenario_log | grep -q "never freed" && fail "buffers were left at detach"
 rmmod rsdma || fail "rmmod rsdma"
