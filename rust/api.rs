@@ -75,7 +75,11 @@ pub unsafe extern "C" fn rsdma_detach(dev: *mut bindings::device) -> core::ffi::
 /// otherwise.
 fn attached(dev: &Device, what: &str) -> Result<Arc<Installed<RsdmaDev>>> {
     dma_ops::installed_on::<RsdmaDev>(dev).ok_or_else(|| {
-        crate::dev_err!(dev, "rsdma: {} on a device that is not attached to rsdma", what);
+        crate::dev_err!(
+            dev,
+            "rsdma: {} on a device that is not attached to rsdma",
+            what
+        );
         ENODEV
     })
 }
@@ -145,7 +149,8 @@ pub unsafe extern "C" fn rsdma_release_declared_memory(
     }
     // SAFETY: the caller's promise.
     let dev = unsafe { Device::from_raw(dev) };
-    match attached(dev, "release_declared_memory").and_then(|s| s.data.release_declared(phys_addr)) {
+    match attached(dev, "release_declared_memory").and_then(|s| s.data.release_declared(phys_addr))
+    {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }

@@ -95,7 +95,13 @@ pub fn declare_coherent_memory(
     // SAFETY: the device is live, and `mem` is the caller's to use (the
     // `PhysRange` invariant), as the declaration needs.
     to_result(unsafe {
-        bindings::rsdma_declare_coherent_memory(dev.as_raw(), mem.phys(), device_addr, size, flags.0)
+        bindings::rsdma_declare_coherent_memory(
+            dev.as_raw(),
+            mem.phys(),
+            device_addr,
+            size,
+            flags.0,
+        )
     })
 }
 

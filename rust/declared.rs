@@ -340,7 +340,9 @@ impl RsdmaDev {
         let iommu = self.iommu.as_deref();
         if let Some(iommu) = iommu {
             let prot = match rule.cpu {
-                CpuMapping::Memory => prot_for(Direction::Bidirectional, self.coherent, Attrs::empty()),
+                CpuMapping::Memory => {
+                    prot_for(Direction::Bidirectional, self.coherent, Attrs::empty())
+                }
                 CpuMapping::Io => Prot::READ.union(Prot::WRITE).union(Prot::MMIO),
             };
             // `map_fixed` names the cause when it refuses.
@@ -378,10 +380,22 @@ impl RsdmaDev {
             s.phys,
             s.size,
             s.dev_addr,
-            if rule.cpu == CpuMapping::Io { "io" } else { "map" },
+            if rule.cpu == CpuMapping::Io {
+                "io"
+            } else {
+                "map"
+            },
             if rule.exclusive { ", exclusive" } else { "" },
-            if rule.children { ", includes children" } else { "" },
-            if iommu.is_some() { ", IOMMU-mapped" } else { "" }
+            if rule.children {
+                ", includes children"
+            } else {
+                ""
+            },
+            if iommu.is_some() {
+                ", IOMMU-mapped"
+            } else {
+                ""
+            }
         );
         Ok(())
     }
@@ -507,7 +521,10 @@ impl RsdmaDev {
             }
             (Whose::Ancestor, None) => {
                 let dma = self.dev.phys_to_dma(a.phys);
-                if dma.checked_add(a.bytes - 1).map_or(true, |last| last > mask) {
+                if dma
+                    .checked_add(a.bytes - 1)
+                    .map_or(true, |last| last > mask)
+                {
                     region.give_back(a.dev_addr, size);
                     return Ok(None);
                 }
@@ -527,7 +544,7 @@ impl RsdmaDev {
         let node = region
             .cpu
             .zero(off, a.bytes)
-            .and_then(|()| Ok(RBTreeNode::new(dma, live, GFP_ATOMIC)?));
+            .and_then(|()| RBTreeNode::new(dma, live, GFP_ATOMIC));
         let node = match node {
             Ok(n) => n,
             Err(e) => {
@@ -617,7 +634,9 @@ impl RsdmaDev {
         };
         let fits = vma.pgoff().checked_mul(PAGE_SIZE).and_then(|off| {
             let end = off.checked_add(vma.len())?;
-            let len = (size as u64).min(bytes).checked_next_multiple_of(PAGE_SIZE as u64)?;
+            let len = (size as u64)
+                .min(bytes)
+                .checked_next_multiple_of(PAGE_SIZE as u64)?;
             (end as u64 <= len).then_some(off)
         });
         let Some(off) = fits else {

@@ -31,7 +31,13 @@ fn sg_nents(sg: &SgList<'_>) -> u32 {
 
 impl RsdmaDev {
     /// The tracker record of a coherent buffer.
-    pub(crate) fn coherent_record(&self, dma: u64, size: usize, cpu: usize, attrs: Attrs) -> Mapping {
+    pub(crate) fn coherent_record(
+        &self,
+        dma: u64,
+        size: usize,
+        cpu: usize,
+        attrs: Attrs,
+    ) -> Mapping {
         Mapping {
             cpu_addr: cpu as u64,
             ..self.debug.record(

@@ -162,7 +162,12 @@ impl Space {
     /// Gives back what [`Space::claim`] took.
     pub(crate) fn unclaim(&self, iova: u64, granules: u64) {
         if let Err(e) = self.iovas.unclaim(iova, granules) {
-            dev_err!(self.dev, "rsdma: IOVA release of {:#x} rejected: {}", iova, e);
+            dev_err!(
+                self.dev,
+                "rsdma: IOVA release of {:#x} rejected: {}",
+                iova,
+                e
+            );
         }
     }
 

@@ -455,9 +455,8 @@ impl Edu {
         }
         cpath[..bytes.len()].copy_from_slice(bytes);
         let cpath = CStr::from_bytes_with_nul(&cpath[..=bytes.len()]).map_err(|_| EINVAL)?;
-        let mem = kapi::of_reserved_mem::region_at(cpath).inspect_err(|_| {
-            dev_err!(self.dev, "no reserved-memory region at {}", path)
-        })?;
+        let mem = kapi::of_reserved_mem::region_at(cpath)
+            .inspect_err(|_| dev_err!(self.dev, "no reserved-memory region at {}", path))?;
         let dev_addr = match dev_addr {
             "phys" => mem.phys(),
             a => parse_u64(a)?,

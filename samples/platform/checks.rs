@@ -123,11 +123,7 @@ impl Checks {
     /// Allocates `PIECE`-byte buffers until one does not come from `mem`,
     /// checking the bytes of each; returns those from `mem` and the first
     /// that failed or came from elsewhere.
-    fn fill(
-        &self,
-        bm: &BusMaster,
-        mem: &PhysRange,
-    ) -> Result<(KVec<Coherent>, Result<Coherent>)> {
+    fn fill(&self, bm: &BusMaster, mem: &PhysRange) -> Result<(KVec<Coherent>, Result<Coherent>)> {
         let most = usize::try_from(mem.len())? / PIECE;
         let mut bufs = KVec::with_capacity(most, GFP_KERNEL)?;
         while bufs.len() <= most {
@@ -141,7 +137,11 @@ impl Checks {
             }
             bufs.push(buf, GFP_KERNEL)?;
         }
-        dev_err!(self.dev, "more {}-byte buffers came from the region than fit", PIECE);
+        dev_err!(
+            self.dev,
+            "more {}-byte buffers came from the region than fit",
+            PIECE
+        );
         Err(EIO)
     }
 
@@ -161,7 +161,9 @@ impl Checks {
         let (bufs, next) = self.fill(&bm, map)?;
         let n_plain = bufs.len();
         let fallback = match &next {
-            Ok(b) => Some(b.dma_addr()).filter(|_| self.place(b, map).ok() == Some(Place::Elsewhere)),
+            Ok(b) => {
+                Some(b.dma_addr()).filter(|_| self.place(b, map).ok() == Some(Place::Elsewhere))
+            }
             Err(_) => None,
         };
         drop(next);
@@ -265,19 +267,50 @@ impl Checks {
         let (map, io) = (&self.map, &self.io);
         let bus_io = self.bus(io);
         let dev = &*self.dev;
-        let decl = |mem: &PhysRange, at: u64, f: MemFlags| {
-            rsdma::declare_coherent_memory(dev, mem, at, f)
-        };
+        let decl =
+            |mem: &PhysRange, at: u64, f: MemFlags| rsdma::declare_coherent_memory(dev, mem, at, f);
         let page = io.sub(0, 4096)?;
         let cases: [(&str, Result, Error); 8] = [
-            ("no MAP or IO", decl(&page, bus_io, MemFlags::empty()), EINVAL),
-            ("MAP and IO", decl(&page, bus_io, MemFlags::MAP | MemFlags::IO), EINVAL),
-            ("unknown flag", decl(&page, bus_io, MemFlags::MAP | MemFlags::from_bits(1 << 7)), EINVAL),
-            ("size not page-aligned", decl(&io.sub(0, 0x1800)?, bus_io, MemFlags::MAP), EINVAL),
-            ("overlapping memory", decl(&map.sub(0x10000, 0x10000)?, bus_io, MemFlags::MAP), EBUSY),
-            ("overlapping device range", decl(&page, self.bus(map), MemFlags::MAP), EBUSY),
-            ("beyond the coherent mask", decl(&page, 1 << 40, MemFlags::MAP), ERANGE),
-            ("release of no region", rsdma::release_declared_memory(dev, io), ENOENT),
+            (
+                "no MAP or IO",
+                decl(&page, bus_io, MemFlags::empty()),
+                EINVAL,
+            ),
+            (
+                "MAP and IO",
+                decl(&page, bus_io, MemFlags::MAP | MemFlags::IO),
+                EINVAL,
+            ),
+            (
+                "unknown flag",
+                decl(&page, bus_io, MemFlags::MAP | MemFlags::from_bits(1 << 7)),
+                EINVAL,
+            ),
+            (
+                "size not page-aligned",
+                decl(&io.sub(0, 0x1800)?, bus_io, MemFlags::MAP),
+                EINVAL,
+            ),
+            (
+                "overlapping memory",
+                decl(&map.sub(0x10000, 0x10000)?, bus_io, MemFlags::MAP),
+                EBUSY,
+            ),
+            (
+                "overlapping device range",
+                decl(&page, self.bus(map), MemFlags::MAP),
+                EBUSY,
+            ),
+            (
+                "beyond the coherent mask",
+                decl(&page, 1 << 40, MemFlags::MAP),
+                ERANGE,
+            ),
+            (
+                "release of no region",
+                rsdma::release_declared_memory(dev, io),
+                ENOENT,
+            ),
         ];
         *out = Out::new();
         let mut ok = true;
@@ -326,7 +359,8 @@ impl Checks {
         let child = platform::Child::register(&self.dev, c_str!("rsdma-sample-child"))?;
         let cdev = child.as_dev();
         // Declaring on a device that is not attached is refused.
-        let unattached = rsdma::declare_coherent_memory(cdev, &self.io, self.bus(&self.io), MemFlags::MAP);
+        let unattached =
+            rsdma::declare_coherent_memory(cdev, &self.io, self.bus(&self.io), MemFlags::MAP);
         rsdma::attach(cdev, &rsdma::Config::default())?;
         let r = self.child_allocs(cdev, out, unattached);
         let detached = rsdma::detach(cdev);
@@ -376,7 +410,11 @@ impl Checks {
                 }
                 misses.push(p, GFP_KERNEL)?;
             }
-            dev_err!(self.dev, "no memory above the DMA mask {:#x}: the check needs some", mask);
+            dev_err!(
+                self.dev,
+                "no memory above the DMA mask {:#x}: the check needs some",
+                mask
+            );
             Err(ENOMEM)
         };
         let (mut src, dst) = (above()?, above()?);
