@@ -366,13 +366,25 @@ impl RsdmaDev {
                 return Err(e);
             }
         };
-        {
+        // `check` saw fewer than `MAX_REGIONS`, and changes are serialised:
+        // there is a free slot.
+        let unplaced = {
             let mut regions = self.declared.regions.lock();
-            // `check` saw fewer than `MAX_REGIONS`, and changes are
-            // serialised: there is a free slot.
-            if let Some(slot) = regions.iter_mut().find(|r| r.is_none()) {
-                *slot = Some(region);
+            match regions.iter_mut().find(|r| r.is_none()) {
+                Some(slot) => {
+                    *slot = Some(region);
+                    None
+                }
+                None => Some(region),
             }
+        };
+        // Dropped here, not under the lock: unmapping may sleep.
+        if let Some(region) = unplaced {
+            if let Some(iommu) = iommu {
+                iommu.unmap_fixed(s.dev_addr, s.size);
+            }
+            drop(region);
+            return Err(ENOSPC);
         }
         dev_info!(
             self.dev,

@@ -132,6 +132,8 @@ impl Iommu {
                 return Err(ERANGE);
             }
         }
+        // IOVAs still waiting for a lazy invalidation go back first.
+        self.drain();
         self.space.claim(iova, len >> self.shift).map_err(|e| {
             let (why, err) = match e {
                 SpaceError::Iova(IovaError::InUse { .. }) => {
