@@ -1,4 +1,7 @@
-# Bad declarations and releases on the platform sample's device: each gets its errno and a message naming the device and the cause; nothing is left declared or allocated.
+# Bad declarations and releases on the platform sample's device: each gets its errno and a message naming the device and the cause; nothing is left declared or allocated, and kmemleak finds nothing.
+leaks=/sys/kernel/debug/kmemleak
+[ -w $leaks ] || fail "no kmemleak in this kernel"
+echo clear >$leaks   # what earlier scenarios left is not this one's
 insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
 insmod /lib/modules/rsdma_platform.ko || fail "insmod rsdma_platform.ko"
 r=$(platform_run bad_calls)
@@ -22,3 +25,8 @@ grep -q "^region: .* used 0 high_water 0 failures 0 map$" /sys/kernel/debug/rsdm
 	fail "the probe's region changed"
 rmmod rsdma_platform || fail "rmmod rsdma_platform"
 rmmod rsdma || fail "rmmod rsdma"
+# kmemleak reports objects at least 5 s old.
+sleep 6
+echo scan >$leaks
+echo scan >$leaks
+[ -z "$(cat $leaks)" ] || { cat $leaks; fail "kmemleak found leaks"; }
