@@ -25,8 +25,13 @@ for a in $(echo "$r" | sed -n 's/.*src dma \(0x[0-9a-f]*\), dst dma \(0x[0-9a-f]
 	[ $((a)) -ge $((0x101000)) ] || fail "a streaming mapping got IOVA $a, inside the declared region"
 done
 echo "$r" | grep -q "bytes match" || fail "the roundtrip beside the region failed"
-# The MSI window is an IOMMU reserved region: it cannot be declared over.
 edu_run release
+# The release unmapped the region: edu's write there faults in the SMMU.
+edu_run declared_stale
+sleep 1
+scenario_log | grep -A3 "event 0x10 received" | grep -q "0x0000000000002000" ||
+	fail "no SMMU translation fault at the released device address 0x2000"
+# The MSI window is an IOMMU reserved region: it cannot be declared over.
 edu_refused "declare $region 0x8000000 map" "Device or resource busy"
 expect_log "IOVA range 0x8000000+0x100000 is in use"
 cat $decl

@@ -82,6 +82,14 @@ impl Device {
         Some(unsafe { Device::from_raw(p) })
     }
 
+    /// Whether the device is in an IOMMU group (an IOMMU translates its
+    /// DMA).
+    pub fn has_iommu_group(&self) -> bool {
+        // SAFETY: the device is live (type invariant); reading the pointer
+        // only.
+        !unsafe { (*self.as_raw()).iommu_group }.is_null()
+    }
+
     /// The device's streaming DMA mask (`dma_get_mask`).
     pub fn dma_mask(&self) -> u64 {
         // SAFETY: the type invariant makes the device live.

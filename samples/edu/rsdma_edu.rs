@@ -117,6 +117,9 @@ struct Edu {
     /// address it was declared at.
     #[pin]
     region: Mutex<Option<(PhysRange, u64)>>,
+    /// The device address of the last region released.
+    #[pin]
+    released: Mutex<Option<u64>>,
     /// Whether this driver attached the device to rsdma with its tracker
     /// on, which `misuse` needs.
     tracked: AtomicBool,
@@ -490,7 +493,28 @@ impl Edu {
         };
         rsdma::release_declared_memory(&self.dev, mem)?;
         *out = StackStr::from_fmt(format_args!("released {:#x}\n", mem.phys()));
-        *slot = None;
+        *self.released.lock() = slot.take().map(|(_, dev_addr)| dev_addr);
+        Ok(())
+    }
+
+    /// After a release, edu writes its buffer to the device address where
+    /// the region's second page was: behind an IOMMU the write must fault,
+    /// the region being no longer mapped there.  (Without one it would land
+    /// in the region's memory, so the test refuses to run.)
+    fn declared_stale(&self, out: &mut Out) -> Result {
+        let Some(base) = *self.released.lock() else {
+            return Err(ENOENT);
+        };
+        if !self.dev.has_iommu_group() {
+            dev_err!(self.dev, "declared_stale needs an IOMMU");
+            return Err(EINVAL);
+        }
+        let stale = base + 0x1000;
+        self.transfer(stale, 0, CHUNK, true)?;
+        *out = StackStr::from_fmt(format_args!(
+            "edu wrote to the released device address {:#x}\n",
+            stale
+        ));
         Ok(())
     }
 
@@ -1163,6 +1187,7 @@ impl Command for Edu {
                 self.declare(&mut state, path, dev_addr, words)
             }
             (Some("release"), None) => self.release(&mut state),
+            (Some("declared_stale"), None) => self.declared_stale(&mut state),
             (Some("declared_roundtrip"), None) => self.declared_roundtrip(&mut state),
             (Some("attach"), first) => {
                 // `attach [lazy] [notracker] [untrusted]`
@@ -1288,6 +1313,7 @@ impl pci::Driver for EduDriver {
                 state <- new_mutex!(StackStr::new(), "Edu::state"),
                 mmap_buf <- new_mutex!(None, "Edu::mmap_buf"),
                 region <- new_mutex!(None, "Edu::region"),
+                released <- new_mutex!(None, "Edu::released"),
                 tracked: AtomicBool::new(false),
                 untrusted: AtomicBool::new(false),
             }),
