@@ -12,7 +12,7 @@ RSDMA_VARIANT ?= debug
 all: modules
 
 help:
-	@echo "make            build rsdma.ko and rsdma_edu.ko (KDIR=... to pick a kernel tree)"
+	@echo "make            build rsdma.ko and the samples (KDIR=... to pick a kernel tree)"
 	@echo "make demo       boot QEMU and show a DMA round trip through rsdma"
 	@echo "make test       host tests and every QEMU scenario"
 	@echo "make bench      DMA map/unmap benchmark in QEMU (non-debug kernel)"

@@ -8,6 +8,13 @@
  * translates the device, otherwise directly, with a bounce buffer for memory
  * the device cannot reach.  rsdma_detach()
  * restores the device as it was; unbinding the driver does so too.
+ *
+ * rsdma_declare_coherent_memory() gives an attached device memory of its
+ * own (on-chip SRAM, a carve-out the device tree reserves): dma_alloc_attrs()
+ * on the device, and on its children when the region says so, is served from
+ * its declared regions first.  A device may declare several regions; behind
+ * an IOMMU each is mapped into rsdma's domain at its device address as it is
+ * declared.
  */
 #ifndef RSDMA_H
 #define RSDMA_H
@@ -35,5 +42,37 @@ struct rsdma_config {
 
 int rsdma_attach(struct device *dev, const struct rsdma_config *config);
 int rsdma_detach(struct device *dev);
+
+/* The CPU maps the region as memory: dma_alloc_attrs() returns a pointer. */
+#define RSDMA_MEM_MAP			(1U << 0)
+/*
+ * The CPU may only use I/O accessors on the region: dma_alloc_attrs()
+ * returns an __iomem address (cast to void *).
+ */
+#define RSDMA_MEM_IO			(1U << 1)
+/* No fallback to system memory when the device's regions are full. */
+#define RSDMA_MEM_EXCLUSIVE		(1U << 2)
+/* The region also serves the device's child devices attached to rsdma. */
+#define RSDMA_MEM_INCLUDES_CHILDREN	(1U << 3)
+
+/*
+ * Declares size bytes of memory at phys_addr, which the device sees at
+ * device_addr, for dma_alloc_attrs() on dev (attached to rsdma).  flags:
+ * exactly one of RSDMA_MEM_MAP and RSDMA_MEM_IO, and any of the others.
+ * The memory must be the caller's: reserved for the device (no-map) or on
+ * the device's bus, not System RAM.  Returns 0, or -EINVAL (bad flags,
+ * size or addresses not page aligned, System RAM), -ERANGE (the device
+ * cannot reach device_addr..+size), -EBUSY (overlaps a declared region, or
+ * the IOVA range is in use), -ENOSPC (too many regions), -ENODEV (dev is
+ * not attached to rsdma).
+ */
+int rsdma_declare_coherent_memory(struct device *dev, phys_addr_t phys_addr,
+				  dma_addr_t device_addr, size_t size,
+				  unsigned int flags);
+/*
+ * Releases the region declared at phys_addr.  Returns 0, or -EBUSY while
+ * allocations from it are live, -ENOENT when no region starts there.
+ */
+int rsdma_release_declared_memory(struct device *dev, phys_addr_t phys_addr);
 
 #endif

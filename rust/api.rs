@@ -5,7 +5,13 @@
 //! Compiled into rsdma.ko only; `rust/api_exports.c` exports the symbols.
 
 use crate::attach;
+use crate::dev::RsdmaDev;
+use crate::kapi::dma_ops::{self, Installed};
+use crate::kapi::memremap::PhysRange;
 use crate::kapi::{bindings, device::Device};
+use crate::rsdma_core::declared::Request;
+use kernel::error::{code::*, Result};
+use kernel::sync::Arc;
 
 /// `rsdma_attach`: see `include/rsdma.h`.
 ///
@@ -19,7 +25,7 @@ pub unsafe extern "C" fn rsdma_attach(
     config: *const bindings::rsdma_config,
 ) -> core::ffi::c_int {
     if dev.is_null() {
-        return kernel::error::code::EINVAL.to_errno();
+        return EINVAL.to_errno();
     }
     // SAFETY: the caller's promise.
     let dev = unsafe { Device::from_raw(dev) };
@@ -33,7 +39,7 @@ pub unsafe extern "C" fn rsdma_attach(
         | bindings::RSDMA_ATTACH_UNTRUSTED;
     if flags & !known != 0 {
         crate::dev_err!(dev, "rsdma: unknown attach flags {:#x}", flags & !known);
-        return kernel::error::code::EINVAL.to_errno();
+        return EINVAL.to_errno();
     }
     let cfg = attach::Config {
         lazy: flags & bindings::RSDMA_ATTACH_LAZY != 0,
@@ -55,11 +61,96 @@ pub unsafe extern "C" fn rsdma_attach(
 #[no_mangle]
 pub unsafe extern "C" fn rsdma_detach(dev: *mut bindings::device) -> core::ffi::c_int {
     if dev.is_null() {
-        return kernel::error::code::EINVAL.to_errno();
+        return EINVAL.to_errno();
     }
     // SAFETY: the caller's promise.
     let dev = unsafe { Device::from_raw(dev) };
     match attach::detach(dev) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// The state of `dev` when it is attached to rsdma; `ENODEV` with a message
+/// otherwise.
+fn attached(dev: &Device, what: &str) -> Result<Arc<Installed<RsdmaDev>>> {
+    dma_ops::installed_on::<RsdmaDev>(dev).ok_or_else(|| {
+        crate::dev_err!(
+            dev,
+            "rsdma: {} on a device that is not attached to rsdma",
+            what
+        );
+        ENODEV
+    })
+}
+
+/// `rsdma_declare_coherent_memory`: see `include/rsdma.h`.
+///
+/// # Safety
+///
+/// `dev` must point to a live device whose driver is the caller; the
+/// `size` bytes at `phys_addr` must be the caller's for as long as they are
+/// declared: memory reserved for the device, or on its bus.
+#[no_mangle]
+pub unsafe extern "C" fn rsdma_declare_coherent_memory(
+    dev: *mut bindings::device,
+    phys_addr: bindings::phys_addr_t,
+    device_addr: bindings::dma_addr_t,
+    size: usize,
+    flags: core::ffi::c_uint,
+) -> core::ffi::c_int {
+    if dev.is_null() {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: the caller's promise.
+    let dev = unsafe { Device::from_raw(dev) };
+    let r = attached(dev, "declare_coherent_memory").and_then(|state| {
+        // SAFETY: the caller's promise.
+        let mem = unsafe { PhysRange::new(phys_addr, size as u64) }.inspect_err(|_| {
+            crate::dev_err!(
+                dev,
+                "rsdma: cannot declare {:#x}+{:#x}: an empty or wrapping range",
+                phys_addr,
+                size
+            )
+        })?;
+        let known = bindings::RSDMA_MEM_MAP
+            | bindings::RSDMA_MEM_IO
+            | bindings::RSDMA_MEM_EXCLUSIVE
+            | bindings::RSDMA_MEM_INCLUDES_CHILDREN;
+        let req = Request {
+            map: flags & bindings::RSDMA_MEM_MAP != 0,
+            io: flags & bindings::RSDMA_MEM_IO != 0,
+            exclusive: flags & bindings::RSDMA_MEM_EXCLUSIVE != 0,
+            children: flags & bindings::RSDMA_MEM_INCLUDES_CHILDREN != 0,
+            unknown: flags & !known,
+            ..Request::default()
+        };
+        state.data.declare(&mem, device_addr, req)
+    });
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// `rsdma_release_declared_memory`: see `include/rsdma.h`.
+///
+/// # Safety
+///
+/// `dev` must point to a live device whose driver is the caller.
+#[no_mangle]
+pub unsafe extern "C" fn rsdma_release_declared_memory(
+    dev: *mut bindings::device,
+    phys_addr: bindings::phys_addr_t,
+) -> core::ffi::c_int {
+    if dev.is_null() {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: the caller's promise.
+    let dev = unsafe { Device::from_raw(dev) };
+    match attached(dev, "release_declared_memory").and_then(|s| s.data.release_declared(phys_addr))
+    {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }

@@ -7,3 +7,5 @@
 
 EXPORT_SYMBOL_GPL(rsdma_attach);
 EXPORT_SYMBOL_GPL(rsdma_detach);
+EXPORT_SYMBOL_GPL(rsdma_declare_coherent_memory);
+EXPORT_SYMBOL_GPL(rsdma_release_declared_memory);

@@ -8,6 +8,7 @@
 use crate::bounce::Bounce;
 use crate::coherent::Buffers;
 use crate::debug::Debug;
+use crate::declared::Declared;
 use crate::dev::{Life, RsdmaDev};
 use crate::iommu::Iommu;
 use crate::kapi::dma_ops::{self, Installed};
@@ -95,6 +96,7 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
             iommu,
             bounce,
             buffers <- Buffers::new(),
+            declared <- Declared::new(),
             debug <- debug,
             life <- new_mutex!(Life::Ready, "RsdmaDev::life"),
             armed: AtomicBool::new(false),
@@ -193,6 +195,7 @@ fn teardown(state: &Arc<Installed<RsdmaDev>>, why: &str) {
         iommu.detach(dev);
     }
     d.abandon_buffers();
+    d.abandon_declared();
     if leaks > 0 {
         dev_err!(
             dev,

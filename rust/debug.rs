@@ -2,7 +2,7 @@
 
 //! What rsdma tells about a device: the mapping tracker (rsdma-core's
 //! DMA-API-debug state machine), the op counters, and the text of the
-//! device's debugfs `stats` file.
+//! device's debugfs `stats` and `declared` files.
 
 use crate::dev::RsdmaDev;
 use crate::kapi::debugfs;
@@ -10,6 +10,7 @@ use crate::kapi::device::{dma_caller, Device};
 use crate::kapi::dma_ops::Installed;
 use crate::kapi::sync::IrqSpinLock;
 use crate::new_irq_spinlock;
+use crate::rsdma_core::declared::CpuMapping;
 use crate::rsdma_core::dma::{Attrs, Direction};
 use crate::rsdma_core::tracker::{self, Finding, Findings, MapKind, Mapping, Tracker};
 use crate::{dev_err, dev_warn};
@@ -341,11 +342,13 @@ impl debugfs::Command for MappingsView {
 pub(crate) struct Files {
     _stats: debugfs::CommandFile<Installed<RsdmaDev>>,
     _mappings: Option<debugfs::CommandFile<MappingsView>>,
+    _declared: Option<debugfs::CommandFile<DeclaredFile>>,
     _dir: debugfs::Dir,
 }
 
 impl Files {
-    /// Creates `rsdma/<device>/stats` and `mappings` for `state`.
+    /// Creates `rsdma/<device>/stats`, `mappings` and `declared` for
+    /// `state`.
     pub(crate) fn new(state: &Arc<Installed<RsdmaDev>>) -> Self {
         let dev = &state.data.dev;
         let dir = debugfs::Dir::new_under_root_dir(c_str!("rsdma"), dev.name());
@@ -354,9 +357,14 @@ impl Files {
             .inspect_err(|_| dev_warn!(dev, "rsdma: no debugfs file 'mappings' (out of memory)"))
             .ok()
             .map(|v| debugfs::CommandFile::new(&dir, c_str!("mappings"), v));
+        let declared = DeclaredFile::new(state.clone())
+            .inspect_err(|_| dev_warn!(dev, "rsdma: no debugfs file 'declared' (out of memory)"))
+            .ok()
+            .map(|v| debugfs::CommandFile::new(&dir, c_str!("declared"), v));
         Self {
             _stats: stats,
             _mappings: mappings,
+            _declared: declared,
             _dir: dir,
         }
     }
@@ -431,6 +439,51 @@ impl debugfs::Command for Installed<RsdmaDev> {
             b.as_ref().map_or(0, |b| b.used),
             b.as_ref().map_or(0, |b| b.high_water),
             b.as_ref().map_or(0, |b| b.failures),
+        );
+    }
+}
+
+/// The debugfs `declared` file of a device: each declared region's place,
+/// size, bytes used, high water and failed allocations, and the device's
+/// live allocations from declared memory.
+pub(crate) struct DeclaredFile(Arc<Installed<RsdmaDev>>);
+
+impl DeclaredFile {
+    /// The file's data for the device `state` serves.
+    pub(crate) fn new(state: Arc<Installed<RsdmaDev>>) -> Result<Arc<Self>> {
+        Ok(Arc::new(Self(state), GFP_KERNEL)?)
+    }
+}
+
+impl debugfs::Command for DeclaredFile {
+    fn run(&self, _cmd: &str) -> Result {
+        Err(EINVAL)
+    }
+
+    fn show(&self, out: &mut dyn core::fmt::Write) {
+        let d = &self.0.data.declared;
+        let mut n = 0usize;
+        d.for_each_region(|r| {
+            n += 1;
+            let _ = writeln!(
+                out,
+                "region: phys {:#x} dev {:#x} size {} used {} high_water {} failures {} {}{}{}",
+                r.span.phys,
+                r.span.dev_addr,
+                r.span.size,
+                r.used,
+                r.high_water,
+                r.failures,
+                if r.cpu == CpuMapping::Io { "io" } else { "map" },
+                if r.exclusive { " exclusive" } else { "" },
+                if r.children { " children" } else { "" },
+            );
+        });
+        let (allocs, bytes) = d.live();
+        let _ = write!(
+            out,
+            "regions: {}\nallocations: {}\nallocated_bytes: {}\n",
+            n, allocs, bytes
         );
     }
 }

@@ -12,10 +12,16 @@
 //!
 //! The tracker (`debug`), the buffer tree (`coherent`) and each bounce pool
 //! (`bounce`) are leaves: nothing else is taken while one is held.
+//!
+//! Declared memory (`declared`): its `changes` mutex (declare, release)
+//! may be held while the IOMMU's locks are taken; a device's region list
+//! may be held while a region's pool is taken; the list of live
+//! allocations is a leaf.
 
 use crate::bounce::Bounce;
 use crate::coherent::Buffers;
 use crate::debug::Debug;
+use crate::declared::Declared;
 use crate::iommu::Iommu;
 use crate::kapi::device::Device;
 use crate::kapi::dma_ops::Saved;
@@ -55,6 +61,9 @@ pub struct RsdmaDev {
     /// Buffers allocated for the driver.
     #[pin]
     pub(crate) buffers: Buffers,
+    /// Memory declared for the device, and what was allocated from it.
+    #[pin]
+    pub(crate) declared: Declared,
     /// The tracker and the counters.
     #[pin]
     pub(crate) debug: Debug,

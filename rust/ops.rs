@@ -31,7 +31,13 @@ fn sg_nents(sg: &SgList<'_>) -> u32 {
 
 impl RsdmaDev {
     /// The tracker record of a coherent buffer.
-    fn coherent_record(&self, dma: u64, size: usize, cpu: usize, attrs: Attrs) -> Mapping {
+    pub(crate) fn coherent_record(
+        &self,
+        dma: u64,
+        size: usize,
+        cpu: usize,
+        attrs: Attrs,
+    ) -> Mapping {
         Mapping {
             cpu_addr: cpu as u64,
             ..self.debug.record(
@@ -300,6 +306,11 @@ impl Operations for RsdmaDev {
     }
 
     fn alloc(&self, _dev: &Device, size: usize, gfp: u32, attrs: Attrs) -> Result<Coherent> {
+        // Declared memory first (`declared.rs`); then the normal path,
+        // unless a declared region is exclusive.
+        if let Some(c) = self.alloc_declared(size, attrs)? {
+            return Ok(c);
+        }
         let prot = prot_for(Direction::Bidirectional, self.coherent, attrs);
         let b = self.alloc_buffer(size, gfp, prot).inspect_err(|e| {
             if !attrs.contains(Attrs::NO_WARN) {
@@ -330,6 +341,9 @@ impl Operations for RsdmaDev {
     }
 
     fn free(&self, _dev: &Device, size: usize, cpu: usize, dma: u64, attrs: Attrs) {
+        if self.free_declared(size, cpu, dma, attrs) {
+            return;
+        }
         let m = self.coherent_record(dma, size, cpu, attrs);
         self.debug.unmapped(&self.dev, m);
         if self.free_buffer(size, Some(cpu), dma, "free") {
@@ -346,6 +360,9 @@ impl Operations for RsdmaDev {
         size: usize,
         _attrs: Attrs,
     ) -> Result {
+        if let Some(r) = self.mmap_declared(vma, cpu, dma, size) {
+            return r;
+        }
         let (phys, bsize) = self.buffer(dma, cpu)?;
         let off = vma.pgoff().checked_mul(PAGE_SIZE).ok_or(EINVAL)?;
         let buf_len = size
@@ -374,6 +391,9 @@ impl Operations for RsdmaDev {
         size: usize,
         _attrs: Attrs,
     ) -> Result {
+        if let Some(r) = self.sgtable_declared(dma) {
+            return r;
+        }
         let (phys, bsize) = self.buffer(dma, cpu)?;
         if size > bsize {
             return Err(EINVAL);

@@ -17,6 +17,7 @@ pub mod bounce;
 pub mod cache;
 pub mod coherent;
 pub mod debug;
+pub mod declared;
 pub mod dev;
 pub mod dmabuf;
 pub mod iommu;
@@ -38,7 +39,9 @@ pub mod kapi {
     pub mod dma_shared;
     pub mod ffi;
     pub mod fmt;
+    pub mod io;
     pub mod iommu;
+    pub mod memremap;
     pub mod miscdev;
     pub mod mm;
     pub mod module;
@@ -62,6 +65,7 @@ pub mod rsdma_core {
     pub mod cache;
     pub mod coherent;
     pub mod cpu_access;
+    pub mod declared;
     pub mod dma;
     pub mod iova;
     pub mod route;

@@ -136,3 +136,37 @@ dmabuf_teardown() {
 	rmmod rsdma_edu || fail "rmmod rsdma_edu"
 	rmmod rsdma || fail "rmmod rsdma"
 }
+
+# edu_region: the device-tree path of the reserved region qemu/run sets
+# aside for edu to declare.
+edu_region() {
+	p=$(ls -d /sys/firmware/devicetree/base/reserved-memory/rsdma-edu@* 2>/dev/null | head -1)
+	[ -n "$p" ] || { echo "no rsdma-edu region under /reserved-memory" >&2; return 1; }
+	echo "${p#/sys/firmware/devicetree/base}"
+}
+
+# The platform sample's device (the device-tree node rsdma-sample).
+PLATFORM_DEV=rsdma-sample
+
+# platform_run CHECK: asks the platform sample to run CHECK and prints the
+# result.
+platform_run() {
+	echo "$1" >"/sys/kernel/debug/rsdma_platform/$PLATFORM_DEV/run" ||
+		fail "platform check '$1' failed (see the kernel log)"
+	cat "/sys/kernel/debug/rsdma_platform/$PLATFORM_DEV/run"
+}
+
+# expect_declared DEV NAME VALUE: the `NAME: VALUE` line of DEV's rsdma
+# debugfs `declared` file.
+expect_declared() {
+	v=$(sed -n "s/^$2: //p" "/sys/kernel/debug/rsdma/$1/declared")
+	[ "$v" = "$3" ] || fail "rsdma declared ($1): '$2: $v', expected $3"
+}
+
+# edu_refused TEST ERRTEXT: the edu command TEST fails with the errno whose
+# text is ERRTEXT (as the shell reports a failed write).
+edu_refused() {
+	out=$(echo "$1" 2>&1 >"/sys/kernel/debug/rsdma_edu/$(edu_dev)/run") &&
+		fail "edu command '$1' was accepted"
+	echo "$out" | grep -q "$2" || fail "edu command '$1': '$out', expected '$2'"
+}

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Mapping memory into the device's IOMMU domain: a physical range or a
-//! scatterlist at one fresh IOVA range, and tearing it down again.
+//! scatterlist at one fresh IOVA range, or a range at an IOVA the caller
+//! fixes (declared memory, seen by the device at its device address), and
+//! tearing it down again.
 
 use super::Iommu;
 use crate::kapi::iommu::Prot;
 use crate::kapi::scatterlist::SgList;
-use crate::rsdma_core::iova::SpaceError;
+use crate::rsdma_core::iova::{IovaError, SpaceError};
 use crate::rsdma_core::sg as plan;
 use crate::{dev_err, kapi::device::dma_caller};
 use core::sync::atomic::Ordering::Relaxed;
@@ -95,6 +97,94 @@ impl Iommu {
             return;
         }
         self.release(base, len as u64);
+    }
+
+    /// Maps `len` bytes at `phys` at exactly `iova` (all three whole
+    /// granules), taking that IOVA range out of the space until
+    /// [`Iommu::unmap_fixed`]: memory the device must see at a given
+    /// address.  A range outside the aperture (`ERANGE`) or holding a live
+    /// mapping or a reserved region such as the MSI window (`EBUSY`) is
+    /// refused with a message naming the device.
+    pub(crate) fn map_fixed(&self, iova: u64, phys: u64, len: u64, prot: Prot) -> Result {
+        let g = self.granule();
+        if len == 0 || (iova | phys | len) & (g - 1) != 0 {
+            dev_err!(
+                self.dev,
+                "rsdma: {:#x}+{:#x} at IOVA {:#x} is not in whole IOMMU granules ({:#x})",
+                phys,
+                len,
+                iova,
+                g
+            );
+            return Err(EINVAL);
+        }
+        let size = usize::try_from(len).map_err(|_| EINVAL)?;
+        match iova.checked_add(len - 1) {
+            Some(last) if last <= self.aperture_end => {}
+            _ => {
+                dev_err!(
+                    self.dev,
+                    "rsdma: IOVA {:#x}+{:#x} is beyond the IOMMU aperture (last IOVA {:#x})",
+                    iova,
+                    len,
+                    self.aperture_end
+                );
+                return Err(ERANGE);
+            }
+        }
+        // IOVAs still waiting for a lazy invalidation go back first.
+        self.drain();
+        self.space.claim(iova, len >> self.shift).map_err(|e| {
+            let (why, err) = match e {
+                SpaceError::Iova(IovaError::InUse { .. }) => {
+                    ("is in use (a live mapping or a reserved region)", EBUSY)
+                }
+                SpaceError::Iova(IovaError::InvalidSize) => {
+                    ("is outside rsdma's IO address space", ERANGE)
+                }
+                SpaceError::NoMemory => ("needs memory that is short", ENOMEM),
+                _ => ("is refused", EINVAL),
+            };
+            dev_err!(
+                self.dev,
+                "rsdma: IOVA range {:#x}+{:#x} {} ({})",
+                iova,
+                len,
+                why,
+                e
+            );
+            err
+        })?;
+        if let Err(e) = self.domain.map(iova, phys, size, prot) {
+            // `iommu_map` undoes what it mapped before failing.
+            self.space.unclaim(iova, len >> self.shift);
+            dev_err!(
+                self.dev,
+                "rsdma: iommu_map of {:#x}+{:#x} at IOVA {:#x} failed: {:?}",
+                phys,
+                len,
+                iova,
+                e
+            );
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Undoes [`Iommu::map_fixed`]: the device loses access (the IOTLB is
+    /// invalidated) before the IOVA range goes back to the space.
+    pub(crate) fn unmap_fixed(&self, iova: u64, len: u64) {
+        let n = usize::try_from(len).map_or(0, |size| self.domain.unmap(iova, size));
+        if n as u64 != len {
+            dev_err!(
+                self.dev,
+                "rsdma: unmapped {:#x} of {:#x} bytes at IOVA {:#x}",
+                n,
+                len,
+                iova
+            );
+        }
+        self.space.unclaim(iova, len >> self.shift);
     }
 
     /// Maps the entries `segs` (physical address, length) of `sg` at one

@@ -153,6 +153,24 @@ impl Space {
         }
     }
 
+    /// Takes exactly `granules` at `iova` out of the space, for memory
+    /// mapped there for good (a declared region).
+    pub(crate) fn claim(&self, iova: u64, granules: u64) -> Result<(), SpaceError> {
+        self.iovas.claim(iova, granules)
+    }
+
+    /// Gives back what [`Space::claim`] took.
+    pub(crate) fn unclaim(&self, iova: u64, granules: u64) {
+        if let Err(e) = self.iovas.unclaim(iova, granules) {
+            dev_err!(
+                self.dev,
+                "rsdma: IOVA release of {:#x} rejected: {}",
+                iova,
+                e
+            );
+        }
+    }
+
     /// Returns every CPU cache's IOVAs to the bitmap.
     pub(crate) fn flush_caches(&self) {
         self.iovas.flush_caches();

@@ -18,9 +18,13 @@
 #include <linux/io.h>
 #include <linux/iosys-map.h>
 #include <linux/iommu.h>
+#include <linux/ioport.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
+#include <linux/of.h>
+#include <linux/of_reserved_mem.h>
 #include <linux/pci.h>
+#include <linux/platform_device.h>
 #include <linux/random.h>
 #include <linux/scatterlist.h>
 #include <linux/seq_file.h>
@@ -68,3 +72,9 @@ const unsigned int RSDMA_EDU_IOCTL_IMPORT_CMD = RSDMA_EDU_IOCTL_IMPORT;
 const unsigned int RSDMA_EDU_IOCTL_RELEASE_CMD = RSDMA_EDU_IOCTL_RELEASE;
 const unsigned int RSDMA_EDU_IOCTL_REMAP_CMD = RSDMA_EDU_IOCTL_REMAP;
 const unsigned int RSDMA_EDU_IOCTL_XFER_CMD = RSDMA_EDU_IOCTL_XFER;
+const unsigned long RSDMA_IORESOURCE_SYSTEM_RAM = IORESOURCE_SYSTEM_RAM;
+const unsigned long RSDMA_IORES_DESC_NONE = IORES_DESC_NONE;
+const int RSDMA_REGION_INTERSECTS = REGION_INTERSECTS;
+const int RSDMA_REGION_DISJOINT = REGION_DISJOINT;
+const unsigned long RSDMA_MEMREMAP_WB = MEMREMAP_WB;
+const unsigned long RSDMA_MEMREMAP_WC = MEMREMAP_WC;

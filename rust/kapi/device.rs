@@ -69,6 +69,27 @@ impl Device {
         unsafe { kernel::str::CStr::from_char_ptr(name) }
     }
 
+    /// The device's parent, if it has one.
+    pub fn parent(&self) -> Option<&Device> {
+        // SAFETY: the device is live (type invariant); its parent is set
+        // when it is created.
+        let p = unsafe { (*self.as_raw()).parent };
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: a device holds a reference to its parent, so the parent
+        // lives at least as long as `self`.
+        Some(unsafe { Device::from_raw(p) })
+    }
+
+    /// Whether the device is in an IOMMU group (an IOMMU translates its
+    /// DMA).
+    pub fn has_iommu_group(&self) -> bool {
+        // SAFETY: the device is live (type invariant); reading the pointer
+        // only.
+        !unsafe { (*self.as_raw()).iommu_group }.is_null()
+    }
+
     /// The device's streaming DMA mask (`dma_get_mask`).
     pub fn dma_mask(&self) -> u64 {
         // SAFETY: the type invariant makes the device live.

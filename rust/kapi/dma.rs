@@ -7,6 +7,8 @@
 //! Whatever ops serve the device (the kernel's own, or rsdma's once the
 //! device is attached), these are the standard entry points.
 
+use super::memremap::{Caching, MemRemap, PhysRange};
+use super::mm::Ram;
 use super::{bindings, device::Device, page::Pages};
 use kernel::error::{code::*, Result};
 use kernel::types::ARef;
@@ -441,5 +443,116 @@ impl Coherent {
                 self.attrs as _,
             )
         })
+    }
+}
+
+impl Coherent {
+    /// Runs `f` with the buffer as I/O memory, for a buffer from memory
+    /// declared for I/O accessors only (`dma_alloc_attrs` then hands out an
+    /// `__iomem` address).
+    pub fn with_io<R>(&self, f: impl FnOnce(&super::io::Mmio) -> R) -> R {
+        // SAFETY: `cpu` maps `len` bytes (type invariant) for as long as
+        // `self`, which outlives the `Mmio` lent to `f`.
+        let io = unsafe { super::io::Mmio::new(self.cpu.cast(), self.len) };
+        f(&io)
+    }
+}
+
+/// A buffer the DMA API handed to a device: where the device reaches it.
+pub trait DmaBuffer {
+    /// The device the buffer is for.
+    fn device(&self) -> &Device;
+    /// The device's address of the first byte.
+    fn bus_addr(&self) -> u64;
+    /// The size in bytes.
+    fn bus_len(&self) -> usize;
+}
+
+impl DmaBuffer for Coherent {
+    fn device(&self) -> &Device {
+        &self.dev
+    }
+
+    fn bus_addr(&self) -> u64 {
+        self.addr
+    }
+
+    fn bus_len(&self) -> usize {
+        self.len
+    }
+}
+
+impl DmaBuffer for Mapping {
+    fn device(&self) -> &Device {
+        &self.dev
+    }
+
+    fn bus_addr(&self) -> u64 {
+        self.addr
+    }
+
+    fn bus_len(&self) -> usize {
+        self.len
+    }
+}
+
+/// A stand-in for the DMA engine of a device that has none a test can
+/// drive (a platform device on QEMU virt): it reads and writes memory at
+/// the bus addresses the DMA API gave for the device, as the device would,
+/// so that a wrong address shows as wrong bytes.
+///
+/// Only for devices without an IOMMU, whose bus addresses translate to
+/// physical ones by the bus's own ranges (`dma_to_phys`).
+pub struct BusMaster {
+    dev: ARef<Device>,
+}
+
+impl BusMaster {
+    /// The DMA engine of `dev`; `EINVAL` when an IOMMU translates `dev`.
+    pub fn new(dev: &Device) -> Result<Self> {
+        // SAFETY: the device is live.
+        if unsafe { bindings::rsdma_helper_iommu_group_size(dev.as_raw()) } != 0 {
+            return Err(EINVAL);
+        }
+        Ok(Self { dev: dev.get() })
+    }
+
+    /// Maps the `len` bytes the device reaches at `off` into `buf`.
+    fn map(&self, buf: &impl DmaBuffer, off: usize, len: usize) -> Result<(u64, MemRemap)> {
+        if !core::ptr::eq(buf.device(), &*self.dev) {
+            return Err(EINVAL);
+        }
+        match off.checked_add(len) {
+            Some(end) if len != 0 && end <= buf.bus_len() => {}
+            _ => return Err(EINVAL),
+        }
+        let bus = buf.bus_addr().checked_add(off as u64).ok_or(EINVAL)?;
+        let phys = self.dev.dma_to_phys(bus);
+        // SAFETY: the DMA API lent `[bus, bus + len)` of a live buffer to
+        // the device, which may read and write it until the buffer is
+        // freed or unmapped; without an IOMMU, `phys` is the memory behind
+        // it.  This engine acts for the device, within that range.
+        let mem = unsafe { PhysRange::new(phys, len as u64) }?;
+        let caching = match mem.ram() {
+            Ram::All => Caching::WriteBack,
+            _ => Caching::WriteCombine,
+        };
+        Ok((bus, MemRemap::new(&mem, caching)?))
+    }
+
+    /// Writes `data` at offset `off` of `buf` through its bus address, as
+    /// the device does; returns the bus address written.
+    pub fn write(&self, buf: &mut impl DmaBuffer, off: usize, data: &[u8]) -> Result<u64> {
+        let (bus, m) = self.map(buf, off, data.len())?;
+        m.write(0, data)?;
+        Ok(bus)
+    }
+
+    /// Reads `out.len()` bytes at offset `off` of `buf` through its bus
+    /// address, as the device does; returns the bus address read.
+    pub fn read(&self, buf: &impl DmaBuffer, off: usize, out: &mut [u8]) -> Result<u64> {
+        let (bus, m) = self.map(buf, off, out.len())?;
+        m.read(0, out)?;
+        Ok(bus)
     }
 }

@@ -201,6 +201,33 @@ impl Vma {
     }
 }
 
+/// How a user mapping of DMA memory is cached ([`Vma::remap_phys_as`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserCaching {
+    /// As the VMA already says (cached memory).
+    Cached,
+    /// Uncached, writes combined.
+    WriteCombine,
+    /// Device memory, for memory only I/O accessors may touch.
+    Device,
+}
+
+impl Vma {
+    /// As [`Vma::remap_phys`], with the user mapping's cache policy set to
+    /// `caching` first.
+    pub fn remap_phys_as(&self, phys: u64, caching: UserCaching) -> Result {
+        let kind = match caching {
+            UserCaching::Cached => 0,
+            UserCaching::WriteCombine => 1,
+            UserCaching::Device => 2,
+        };
+        // SAFETY: the VMA is live and being set up under the mmap lock, when
+        // its protection may change.
+        unsafe { bindings::rsdma_helper_vma_set_prot(self.as_raw(), kind) };
+        self.remap_phys(phys)
+    }
+}
+
 /// A `struct sg_table` to fill in for `get_sgtable`.
 #[repr(transparent)]
 pub struct SgTableOut(kernel::types::Opaque<bindings::sg_table>);

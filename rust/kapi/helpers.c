@@ -20,6 +20,7 @@
 #include <linux/mm.h>
 #include <linux/vmalloc.h>
 #include <linux/libnvdimm.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/scatterlist.h>
@@ -138,6 +139,29 @@ u64 rsdma_helper_readq(const void __iomem *addr)
 void rsdma_helper_writeq(u64 val, void __iomem *addr)
 {
 	writeq(val, addr);
+}
+
+void rsdma_helper_memset_io(void __iomem *addr, int val, size_t len)
+{
+	memset_io(addr, val, len);
+}
+
+void __iomem *rsdma_helper_ioremap(phys_addr_t phys, size_t len)
+{
+	return ioremap(phys, len);
+}
+
+void rsdma_helper_iounmap(void __iomem *addr)
+{
+	iounmap(addr);
+}
+
+void rsdma_helper_vma_set_prot(struct vm_area_struct *vma, int kind)
+{
+	if (kind == 1)
+		vma->vm_page_prot = pgprot_writecombine(vma->vm_page_prot);
+	else if (kind == 2)
+		vma->vm_page_prot = pgprot_device(vma->vm_page_prot);
 }
 
 void *rsdma_helper_pci_get_drvdata(struct pci_dev *pdev)

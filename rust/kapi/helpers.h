@@ -44,6 +44,12 @@ u32 rsdma_helper_readl(const void __iomem *addr);
 void rsdma_helper_writel(u32 val, void __iomem *addr);
 u64 rsdma_helper_readq(const void __iomem *addr);
 void rsdma_helper_writeq(u64 val, void __iomem *addr);
+void rsdma_helper_memset_io(void __iomem *addr, int val, size_t len);
+void __iomem *rsdma_helper_ioremap(phys_addr_t phys, size_t len);
+void rsdma_helper_iounmap(void __iomem *addr);
+/* Sets the page protection of a user mapping of DMA memory: 0 keeps it
+ * (cached), 1 write-combined, 2 device memory. */
+void rsdma_helper_vma_set_prot(struct vm_area_struct *vma, int kind);
 
 void *rsdma_helper_pci_get_drvdata(struct pci_dev *pdev);
 void rsdma_helper_pci_set_drvdata(struct pci_dev *pdev, void *data);
@@ -116,5 +122,15 @@ void rsdma_helper_timer_init(struct rsdma_timer *t);
 void rsdma_helper_timer_arm(struct rsdma_timer *t, void (*fn)(void *),
 			    void *data, unsigned long delay);
 void rsdma_helper_timer_shutdown(struct rsdma_timer *t);
+
+/* Only the samples link these (rust/kapi/driver_helpers.c). */
+struct device_node;
+struct platform_device;
+struct device_node *rsdma_helper_of_find_node_by_path(const char *path);
+struct device_node *rsdma_helper_of_parse_phandle(const struct device_node *np,
+						  const char *name, int index);
+void rsdma_helper_of_node_put(struct device_node *np);
+void *rsdma_helper_platform_get_drvdata(struct platform_device *pdev);
+void rsdma_helper_platform_set_drvdata(struct platform_device *pdev, void *data);
 
 #endif

@@ -56,6 +56,18 @@ impl Mmio {
         Ok(unsafe { self.base.cast::<u8>().add(offset) }.cast())
     }
 
+    /// Sets `len` bytes at `offset` to `byte` (`memset_io`).
+    pub fn fill(&self, offset: usize, len: usize, byte: u8) -> Result {
+        let a = self.addr(offset, 1)?;
+        match offset.checked_add(len) {
+            Some(end) if end <= self.len => {}
+            _ => return Err(EINVAL),
+        }
+        // SAFETY: `a..a + len` lies inside the mapping (checked above).
+        unsafe { bindings::rsdma_helper_memset_io(a, byte.into(), len) };
+        Ok(())
+    }
+
     /// Reads the 32-bit register at `offset`.
     pub fn read32(&self, offset: usize) -> Result<u32> {
         let a = self.addr(offset, 4)?;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! User mappings of page runs.
+//! Memory management: user mappings of page runs, and where physical
+//! memory lies in the kernel's resource tree.
 //!
 //! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h)
 
@@ -101,4 +102,35 @@ unsafe extern "C" fn vm_open(vma: *mut bindings::vm_area_struct) {
 unsafe extern "C" fn vm_close(vma: *mut bindings::vm_area_struct) {
     // SAFETY: the reference this VMA held, given back once.
     drop(unsafe { Arc::from_raw((*vma).vm_private_data.cast::<PageRuns>().cast_const()) });
+}
+
+/// How a physical range relates to the System RAM the kernel manages
+/// (`region_intersects`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ram {
+    /// No byte of it is System RAM: device memory, or memory reserved
+    /// `no-map` and kept out of the kernel's linear map.
+    None,
+    /// All of it is System RAM.
+    All,
+    /// Part of it is.
+    Part,
+}
+
+/// How `len` bytes at `phys` relate to System RAM.
+pub fn system_ram(phys: u64, len: usize) -> Ram {
+    // SAFETY: a lookup in the resource tree; any range is a valid argument.
+    let r = unsafe {
+        bindings::region_intersects(
+            phys,
+            len,
+            bindings::RSDMA_IORESOURCE_SYSTEM_RAM,
+            bindings::RSDMA_IORES_DESC_NONE,
+        )
+    };
+    match r {
+        bindings::RSDMA_REGION_DISJOINT => Ram::None,
+        bindings::RSDMA_REGION_INTERSECTS => Ram::All,
+        _ => Ram::Part,
+    }
 }

@@ -1,3 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The abstraction layer's C helpers, linked into the edu sample too. */
 #include "../../rust/kapi/helpers.c"
+#include "../../rust/kapi/driver_helpers.c"

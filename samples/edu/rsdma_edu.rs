@@ -27,8 +27,12 @@ pub mod kapi {
     pub mod ffi;
     pub mod fmt;
     pub mod io;
+    pub mod memremap;
     pub mod miscdev;
+    pub mod mm;
     pub mod module;
+    pub mod of;
+    pub mod of_reserved_mem;
     pub mod page;
     pub mod pci;
     pub mod scatterlist;
@@ -55,6 +59,7 @@ use kapi::debugfs::{Command, CommandFile, Dir};
 use kapi::device::Device;
 use kapi::dma::{Coherent, Direction, Mapping, SgMapping};
 use kapi::fmt::StackStr;
+use kapi::memremap::PhysRange;
 use kapi::page::{fill_random, Pages};
 use kapi::pci;
 use kapi::scatterlist::SgTable;
@@ -112,6 +117,13 @@ struct Edu {
     /// device unbinds: a process may still have it mapped.
     #[pin]
     mmap_buf: Mutex<Option<Coherent>>,
+    /// The region declared for the device (`declare`), and the device
+    /// address it was declared at.
+    #[pin]
+    region: Mutex<Option<(PhysRange, u64)>>,
+    /// The device address of the last region released.
+    #[pin]
+    released: Mutex<Option<u64>>,
     /// Whether this driver attached the device to rsdma with its tracker
     /// on, which `misuse` needs.
     tracked: AtomicBool,
@@ -433,6 +445,124 @@ impl Edu {
         ));
         *slot = Some(buf);
         Ok(())
+    }
+
+    /// Declares the reserved-memory region at the device-tree `path` for
+    /// the device (attached to rsdma), seen by it at `dev_addr` (`phys`:
+    /// at its physical address, for a device without an IOMMU), with the
+    /// flags named in `flags` (`map`, `io`, `exclusive`, `children`).
+    fn declare<'a>(
+        &self,
+        out: &mut Out,
+        path: &str,
+        dev_addr: &str,
+        flags: impl Iterator<Item = &'a str>,
+    ) -> Result {
+        let mut slot = self.region.lock();
+        if slot.is_some() {
+            dev_err!(self.dev, "a region is declared already");
+            return Err(EBUSY);
+        }
+        let mut cpath = [0u8; 96];
+        let bytes = path.as_bytes();
+        if bytes.len() >= cpath.len() || bytes.contains(&0) {
+            return Err(EINVAL);
+        }
+        cpath[..bytes.len()].copy_from_slice(bytes);
+        let cpath = CStr::from_bytes_with_nul(&cpath[..=bytes.len()]).map_err(|_| EINVAL)?;
+        let mem = kapi::of_reserved_mem::region_at(cpath)
+            .inspect_err(|_| dev_err!(self.dev, "no reserved-memory region at {}", path))?;
+        let dev_addr = match dev_addr {
+            "phys" => mem.phys(),
+            a => parse_u64(a)?,
+        };
+        let mut f = rsdma::MemFlags::empty();
+        for w in flags {
+            f = f | match w {
+                "map" => rsdma::MemFlags::MAP,
+                "io" => rsdma::MemFlags::IO,
+                "exclusive" => rsdma::MemFlags::EXCLUSIVE,
+                "children" => rsdma::MemFlags::INCLUDES_CHILDREN,
+                _ => return Err(EINVAL),
+            };
+        }
+        rsdma::declare_coherent_memory(&self.dev, &mem, dev_addr, f)?;
+        *out = StackStr::from_fmt(format_args!(
+            "declared {:#x}+{:#x} at device address {:#x}\n",
+            mem.phys(),
+            mem.len(),
+            dev_addr
+        ));
+        *slot = Some((mem, dev_addr));
+        Ok(())
+    }
+
+    /// Releases the region [`Edu::declare`] declared.
+    fn release_declared(&self, out: &mut Out) -> Result {
+        let mut slot = self.region.lock();
+        let Some((mem, _)) = slot.as_ref() else {
+            return Err(ENOENT);
+        };
+        rsdma::release_declared_memory(&self.dev, mem)?;
+        *out = StackStr::from_fmt(format_args!("released {:#x}\n", mem.phys()));
+        *self.released.lock() = slot.take().map(|(_, dev_addr)| dev_addr);
+        Ok(())
+    }
+
+    /// After a release, edu writes its buffer to the device address where
+    /// the region's second page was: behind an IOMMU the write must fault,
+    /// the region being no longer mapped there.  (Without one it would land
+    /// in the region's memory, so the test refuses to run.)
+    fn declared_stale(&self, out: &mut Out) -> Result {
+        let Some(base) = *self.released.lock() else {
+            return Err(ENOENT);
+        };
+        if !self.dev.has_iommu_group() {
+            dev_err!(self.dev, "declared_stale needs an IOMMU");
+            return Err(EINVAL);
+        }
+        let stale = base + 0x1000;
+        self.transfer(stale, 0, CHUNK, true)?;
+        *out = StackStr::from_fmt(format_args!(
+            "edu wrote to the released device address {:#x}\n",
+            stale
+        ));
+        Ok(())
+    }
+
+    /// A coherent buffer from the declared region as the DMA target: it
+    /// must lie at the region's device address, and edu copies its first
+    /// half into its second half.
+    fn declared_roundtrip(&self, out: &mut Out) -> Result {
+        let (base, size) = match self.region.lock().as_ref() {
+            Some((mem, dev_addr)) => (*dev_addr, mem.len()),
+            None => return Err(ENOENT),
+        };
+        let buf = Coherent::new(&self.dev, 8192, 0)?;
+        let dma = buf.dma_addr();
+        let inside = dma >= base && dma + 8192 <= base + size;
+        let mut pattern = [0u8; 2048];
+        fill_random(&mut pattern);
+        buf.write(0, &pattern)?;
+        self.transfer(dma, 0, CHUNK, false)?;
+        self.transfer(dma + 4096, 0, CHUNK, true)?;
+        let mut back = [0u8; 2048];
+        buf.read(4096, &mut back)?;
+        let ok = back == pattern;
+        *out = StackStr::from_fmt(format_args!(
+            "declared coherent 8192 bytes at dma {:#x} ({} the region at {:#x}+{:#x}): {}\n",
+            dma,
+            if inside { "in" } else { "OUTSIDE" },
+            base,
+            size,
+            if ok { "bytes match" } else { "BYTES DIFFER" }
+        ));
+        dev_info!(self.dev, "{}", out.as_str().trim_end());
+        if ok && inside {
+            Ok(())
+        } else {
+            Err(EIO)
+        }
     }
 
     /// Maps a buffer and never unmaps it, for the leak report at detach.
@@ -885,6 +1015,15 @@ impl Edu {
     }
 }
 
+/// A number written in decimal or as `0x` hex.
+fn parse_u64(s: &str) -> Result<u64> {
+    match s.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse(),
+    }
+    .map_err(|_| EINVAL)
+}
+
 /// The `(address, length)` DMA segments of a mapped scatterlist.
 fn dma_segments(m: &SgMapping) -> Result<KVec<(u64, u64)>> {
     let mut v = KVec::with_capacity(m.nents(), GFP_KERNEL)?;
@@ -1054,6 +1193,14 @@ impl Command for Edu {
             (Some("misuse"), None) => self.misuse(&mut state),
             (Some("leak"), None) => self.leak(&mut state),
             (Some("mmap_prepare"), None) => self.mmap_prepare(&mut state),
+            (Some("declare"), Some(path)) => {
+                // `declare PATH DEV_ADDR|phys FLAG...`
+                let dev_addr = words.next().ok_or(EINVAL)?;
+                self.declare(&mut state, path, dev_addr, words)
+            }
+            (Some("release"), None) => self.release_declared(&mut state),
+            (Some("declared_stale"), None) => self.declared_stale(&mut state),
+            (Some("declared_roundtrip"), None) => self.declared_roundtrip(&mut state),
             (Some("attach"), first) => {
                 // `attach [lazy] [notracker] [untrusted]`
                 let mut cfg = rsdma::Config::default();
@@ -1074,6 +1221,8 @@ impl Command for Edu {
             (Some("detach"), None) => {
                 self.tracked.store(false, Ordering::Release);
                 self.untrusted.store(false, Ordering::Release);
+                // Detaching drops whatever is still declared.
+                *self.region.lock() = None;
                 rsdma::detach(&self.dev)?;
                 *state = StackStr::from_fmt(format_args!("detached from rsdma\n"));
                 Ok(())
@@ -1244,6 +1393,8 @@ impl pci::Driver for EduDriver {
                 bar,
                 state <- new_mutex!(StackStr::new(), "Edu::state"),
                 mmap_buf <- new_mutex!(None, "Edu::mmap_buf"),
+                region <- new_mutex!(None, "Edu::region"),
+                released <- new_mutex!(None, "Edu::released"),
                 tracked: AtomicBool::new(false),
                 untrusted: AtomicBool::new(false),
                 imports <- new_mutex!(core::array::from_fn(|_| None), "Edu::imports"),

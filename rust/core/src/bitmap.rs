@@ -209,20 +209,38 @@ pub fn find_zero_area(
     n: usize,
     align: usize,
 ) -> Option<usize> {
+    find_zero_area_off(words, start, end, n, align, 0)
+}
+
+/// As [`find_zero_area`], for a bitmap whose bit 0 stands for position
+/// `align_offset` of a larger space: the run starts at a bit `p` where
+/// `p + align_offset` is a multiple of `align` (the
+/// `bitmap_find_next_zero_area_off` idea).
+pub fn find_zero_area_off(
+    words: &[u64],
+    start: usize,
+    end: usize,
+    n: usize,
+    align: usize,
+    align_offset: usize,
+) -> Option<usize> {
     if n == 0 {
         return None;
     }
-    let mut pos = align_up(start, align);
+    let off = align_offset & align.saturating_sub(1);
+    // The first candidate at or after `x`: `align_up(x + off) - off >= x`.
+    let up = |x: usize| align_up(x.checked_add(off)?, align).checked_sub(off);
+    let mut pos = up(start)?;
     loop {
         let z = find_next_zero(words, pos, end)?;
-        pos = align_up(z, align);
+        pos = up(z)?;
         let stop = pos.checked_add(n)?;
         if stop > end {
             return None;
         }
         match find_next_one(words, pos, stop) {
             None => return Some(pos),
-            Some(one) => pos = align_up(one.checked_add(1)?, align),
+            Some(one) => pos = up(one.checked_add(1)?)?,
         }
     }
 }
@@ -476,6 +494,13 @@ mod tests {
         assert_eq!(find_zero_area(&w, 0, 256, 64, 64), Some(128));
         assert_eq!(find_zero_area(&w, 0, 256, 60, 4), Some(0));
         assert_eq!(find_zero_area(&w, 1, 256, 60, 4), Some(72));
+        // Bit 0 stands for position 3 of the larger space: 4-aligned runs
+        // start at bits 1, 5, 9, ...
+        assert_eq!(find_zero_area_off(&w, 0, 256, 8, 4, 3), Some(1));
+        assert_eq!(find_zero_area_off(&w, 0, 256, 60, 4, 3), Some(73));
+        assert_eq!(find_zero_area_off(&w, 0, 256, 64, 64, 3), Some(125));
+        assert_eq!(find_zero_area_off(&w, 0, 256, 192, 64, 3), None);
+        assert_eq!(find_zero_area_off(&w, 0, 256, 1, 1, 3), Some(0));
         assert_eq!(longest_zero_run(&w, 0, 256), 186);
         assert!(clear_range(&mut w, 60, 10));
         assert_eq!(count_ones(&w, 0, 256), 0);
@@ -596,6 +621,25 @@ mod tests {
             let want = (start..bits).filter(|p| p % align == 0)
                 .find(|&p| p + n <= bits && model[p..p + n].iter().all(|&x| !x));
             prop_assert_eq!(find_zero_area(&w, start, bits, n, align), want);
+        }
+
+        #[test]
+        fn zero_area_off_matches_model(bits in 1usize..1000,
+                                       sets in proptest::collection::vec((0usize..1000, 1usize..40), 0..30),
+                                       n in 1usize..100, align_order in 0u32..7, start in 0usize..1000,
+                                       offset in 0usize..200) {
+            let mut w = vec![0u64; words_for(bits)];
+            let mut model = vec![false; bits];
+            for (s, l) in sets {
+                if s + l <= bits {
+                    set_range(&mut w, s, l);
+                    for m in &mut model[s..s + l] { *m = true; }
+                }
+            }
+            let align = 1usize << align_order;
+            let want = (start..bits).filter(|p| (p + offset) % align == 0)
+                .find(|&p| p + n <= bits && model[p..p + n].iter().all(|&x| !x));
+            prop_assert_eq!(find_zero_area_off(&w, start, bits, n, align, offset), want);
         }
     }
 }

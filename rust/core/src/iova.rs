@@ -102,6 +102,11 @@ pub enum IovaError {
     BadChunk,
     /// The chunk index is out of range, or the chunk is present or reserved.
     ChunkNotNeeded,
+    /// `claim` of a range some granule of which is allocated or reserved.
+    InUse {
+        /// First granule of the range that is not free.
+        granule: u64,
+    },
     /// `free` of a range that is not exactly one live allocation.
     NotAllocated {
         /// IO virtual address passed to `free`.
@@ -121,6 +126,7 @@ impl fmt::Display for IovaError {
             Self::BadTable => f.write_str("iova: chunk table has the wrong length"),
             Self::BadChunk => f.write_str("iova: chunk buffer has the wrong length"),
             Self::ChunkNotNeeded => f.write_str("iova: chunk not needed"),
+            Self::InUse { granule } => write!(f, "iova: granule {granule:#x} is in use"),
             Self::NotAllocated { iova, granules } => {
                 write!(
                     f,
@@ -918,6 +924,38 @@ where
         self.lower_hints(g, granules);
         self.stats.used = self.stats.used.saturating_sub(granules);
         self.stats.frees += 1;
+        Ok(())
+    }
+
+    /// Allocates exactly the `granules` granules at `iova` (a fixed range
+    /// the caller chose: memory a device must see at a given address). The
+    /// range becomes one live allocation, given back with [`Self::free`].
+    ///
+    /// Errors: [`IovaError::InvalidSize`] for a zero size, a misaligned
+    /// `iova` or a range outside the space; [`IovaError::InUse`] when a
+    /// granule of it is allocated or reserved (nothing changes);
+    /// [`IovaError::NeedChunk`] (install and retry).
+    pub fn claim(&mut self, iova: u64, granules: u64) -> Result<(), IovaError> {
+        let shift = self.cfg.granule_shift;
+        let g = iova >> shift;
+        let inside = granules != 0
+            && iova & ((1u64 << shift) - 1) == 0
+            && g.checked_add(granules)
+                .is_some_and(|e| e <= self.cfg.granules());
+        if !inside {
+            return Err(IovaError::InvalidSize);
+        }
+        if let Some(granule) = self.find_one(g, g + granules) {
+            return Err(IovaError::InUse { granule });
+        }
+        // Wholly free absent chunks need their bitmaps for the marks.
+        if let Some(index) = self.missing_chunk(g, granules) {
+            return Err(IovaError::NeedChunk { index });
+        }
+        self.mark(g, granules, true);
+        self.stats.used += granules;
+        self.stats.allocs += 1;
+        self.stats.high_water = core::cmp::max(self.stats.high_water, self.stats.used);
         Ok(())
     }
 

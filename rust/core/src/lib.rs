@@ -20,6 +20,7 @@
 //! - [`uapi`]: `/dev/rsdma`'s ioctl arguments and their checks;
 //! - [`cpu_access`]: CPU-access brackets on an exported buffer;
 //! - [`span`]: byte ranges over segment lists, scatterlist entries;
+//! - [`declared`]: the rules of declaring coherent memory;
 //! - [`tracker`]: DMA-API debug state machine;
 //! - [`sg`]: scatter-gather merge planner.
 
@@ -36,6 +37,7 @@ pub mod bounce;
 pub mod cache;
 pub mod coherent;
 pub mod cpu_access;
+pub mod declared;
 pub mod dma;
 pub mod iova;
 pub mod route;

@@ -5,9 +5,11 @@ use rsdma_core::coherent::{storage_words, CoherentPool};
 
 fuzz_target!(|data: &[u8]| {
     let pages = 100;
+    // A device base off any large boundary: alignment is of the device
+    // address itself.
     let mut p = CoherentPool::new(
         0x1000_0000,
-        0x2000_0000,
+        0x2000_3000,
         pages << 12,
         12,
         true,
@@ -19,8 +21,10 @@ fuzz_target!(|data: &[u8]| {
         let v = u64::from_le_bytes(op[1..].try_into().unwrap());
         match op[0] % 3 {
             0 => {
-                if let Ok(a) = p.alloc(v % (1 << 20)) {
-                    assert_eq!((a.dev_addr - 0x2000_0000) % a.bytes, 0);
+                let limit = 0x2000_3000 + (v >> 40) % (pages << 12);
+                if let Ok(a) = p.alloc_below(v % (1 << 20), limit) {
+                    assert_eq!(a.dev_addr % a.bytes, 0);
+                    assert!(a.dev_addr + a.bytes - 1 <= limit);
                     live.push((a.dev_addr, v % (1 << 20)));
                 }
             }

@@ -319,6 +319,35 @@ impl<E: SpaceEnv> IovaSpace<E> {
         self.grow(GrowContext::MaySleep, |a| a.reserve(start, len))
     }
 
+    /// Allocates exactly `granules` granules at `iova` ([`IovaAllocator::claim`]),
+    /// installing chunks as needed ([`GrowContext::MaySleep`]). Ranges the
+    /// CPU caches hold are returned to the bitmap before giving up, so only
+    /// live allocations and reservations stand in the way. Give the range
+    /// back with [`Self::unclaim`].
+    ///
+    /// Errors: [`SpaceError::Iova`] with [`IovaError::InUse`] or
+    /// [`IovaError::InvalidSize`], [`SpaceError::NoMemory`].
+    pub fn claim(&self, iova: u64, granules: u64) -> Result<(), SpaceError> {
+        match self.grow(GrowContext::MaySleep, |a| a.claim(iova, granules)) {
+            Err(SpaceError::Iova(IovaError::InUse { .. })) => {
+                self.flush_caches();
+                self.grow(GrowContext::MaySleep, |a| a.claim(iova, granules))
+            }
+            r => r,
+        }
+    }
+
+    /// Gives back a range [`Self::claim`] allocated, straight to the bitmap
+    /// (its size need not be one the caches round to).
+    ///
+    /// Errors: [`SpaceError::Iova`] with [`IovaError::NotAllocated`].
+    pub fn unclaim(&self, iova: u64, granules: u64) -> Result<(), SpaceError> {
+        self.alloc
+            .lock()
+            .free(iova, granules)
+            .map_err(SpaceError::from)
+    }
+
     /// Returns every CPU cache's ranges to the bitmap; returns how many.
     pub fn flush_caches(&self) -> usize {
         let mut n = 0usize;

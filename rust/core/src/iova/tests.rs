@@ -416,3 +416,92 @@ proptest! {
         prop_assert_eq!(a.free_granules() + a.stats().reserved, total);
     }
 }
+
+#[test]
+fn claim_takes_a_fixed_range_or_nothing() {
+    let cfg = IovaConfig::new(12, 24)
+        .unwrap()
+        .with_chunk_shift(4)
+        .unwrap();
+    let mut a = make(cfg);
+    grow(&mut a, |a| a.reserve(0, 1)).unwrap();
+    // Bad ranges: empty, misaligned, past the end of the space.
+    assert_eq!(a.claim(0x10000, 0), Err(IovaError::InvalidSize));
+    assert_eq!(a.claim(0x10800, 1), Err(IovaError::InvalidSize));
+    assert_eq!(
+        a.claim((cfg.granules() - 2) << 12, 3),
+        Err(IovaError::InvalidSize)
+    );
+    // The reserved granule 0 stands in the way.
+    assert_eq!(a.claim(0, 4), Err(IovaError::InUse { granule: 0 }));
+    // 40 granules from granule 20: three chunks, all installed on demand.
+    grow(&mut a, |a| a.claim(20 << 12, 40)).unwrap();
+    assert_eq!(a.stats().used, 40);
+    assert_eq!(a.stats().chunks, 4, "chunk 0 (reserve) and chunks 1-3");
+    // Neither alloc nor a second claim gets any of it.
+    assert_eq!(
+        grow(&mut a, |a| a.claim(59 << 12, 2)),
+        Err(IovaError::InUse { granule: 59 })
+    );
+    let x = grow(&mut a, |a| a.alloc(16, u64::MAX)).unwrap();
+    assert!(
+        x >> 12 >= 60 || (x >> 12) + 16 <= 20,
+        "{x:#x} overlaps the claim"
+    );
+    // It is one allocation: only the exact range frees it.
+    assert!(a.free(20 << 12, 39).is_err());
+    assert!(a.free(21 << 12, 39).is_err());
+    a.free(20 << 12, 40).unwrap();
+    a.free(x, 16).unwrap();
+    assert_eq!(a.stats().used, 0);
+    // A wholly reserved absent chunk is in use too.
+    grow(&mut a, |a| a.reserve(64 << 12, 16 << 12)).unwrap();
+    assert_eq!(
+        grow(&mut a, |a| a.claim(70 << 12, 1)),
+        Err(IovaError::InUse { granule: 70 })
+    );
+    assert_eq!(a.stats().bad_frees, 2);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+    /// Claims and allocations never overlap, and each comes back whole.
+    #[test]
+    fn claims_and_allocs_never_overlap(
+        ops in proptest::collection::vec((any::<bool>(), 0u64..256, 1u64..24), 1..80)
+    ) {
+        let cfg = IovaConfig::new(12, 20).unwrap().with_chunk_shift(5).unwrap();
+        let mut a = make(cfg);
+        let mut owner = vec![false; cfg.granules() as usize];
+        let mut live: Vec<(u64, u64)> = Vec::new();
+        for (claim, at, n) in ops {
+            let r = if claim {
+                grow(&mut a, |a| a.claim(at << 12, n)).map(|()| at << 12)
+            } else {
+                grow(&mut a, |a| a.alloc(n, u64::MAX))
+            };
+            let end = at.saturating_add(n);
+            match r {
+                Ok(iova) => {
+                    let g = (iova >> 12) as usize;
+                    for o in &mut owner[g..g + n as usize] {
+                        prop_assert!(!*o, "granule {:#x} handed out twice", g);
+                        *o = true;
+                    }
+                    live.push((iova, n));
+                }
+                Err(IovaError::InUse { granule }) => {
+                    prop_assert!(claim);
+                    prop_assert!(granule >= at && granule < end);
+                    prop_assert!(owner[granule as usize]);
+                }
+                Err(IovaError::InvalidSize) => prop_assert!(claim && end > cfg.granules()),
+                Err(e) => prop_assert!(!claim && e == IovaError::NoSpace, "{:?}", e),
+            }
+        }
+        for (iova, n) in live {
+            prop_assert_eq!(a.free(iova, n), Ok(()));
+        }
+        prop_assert_eq!(a.stats().used, 0);
+    }
+}

@@ -550,3 +550,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn claim_gets_cached_ranges_back_first() {
+    let cfg = IovaConfig::new(12, 24).unwrap();
+    let s = space(cfg, 2);
+    on_cpu(0);
+    let x = s.alloc(4, u64::MAX).unwrap();
+    s.free(x, 4).unwrap();
+    assert_eq!(s.cached(), 1, "the range waits in CPU 0's cache");
+    // A claim over it flushes the caches and succeeds.
+    on_cpu(1);
+    s.claim(x, 3).unwrap();
+    assert_eq!(s.cached(), 0);
+    assert_eq!(s.stats().used, 3);
+    // A live allocation is not given up.
+    let y = s.alloc(1, u64::MAX).unwrap();
+    assert_eq!(
+        s.claim(y, 1),
+        Err(SpaceError::Iova(IovaError::InUse { granule: y >> 12 }))
+    );
+    // unclaim takes the exact size, which the caches would round.
+    assert!(s.unclaim(x, 4).is_err());
+    s.unclaim(x, 3).unwrap();
+    s.free(y, 1).unwrap();
+    s.flush_caches();
+    assert_eq!(s.stats().used, 0);
+}
