@@ -17,6 +17,7 @@
 //! - [`bounce`]: swiotlb-like bounce slot areas;
 //! - [`cache`]: cache maintenance decisions for non-coherent devices;
 //! - [`coherent`]: declared coherent memory pools;
+//! - [`pages`]: buffers from the page allocator (gathering, CPU mapping, runs);
 //! - [`tracker`]: DMA-API debug state machine;
 //! - [`sg`]: scatter-gather merge planner.
 
@@ -34,6 +35,7 @@ pub mod cache;
 pub mod coherent;
 pub mod dma;
 pub mod iova;
+pub mod pages;
 pub mod route;
 pub mod sg;
 pub mod tracker;
