@@ -5,18 +5,19 @@
 //! (`route.rs`, with the cache maintenance the route needs), then the
 //! bookkeeping (counters, tracker).
 
+use crate::coherent::BufferRequest;
 use crate::debug::Stats;
 use crate::dev::RsdmaDev;
 use crate::kapi::device::Device;
 use crate::kapi::dma_ops::{Coherent, Lent, Operations, SgTableOut, Vma, DMA_MAPPING_ERROR};
 use crate::kapi::iommu::Prot;
-use crate::kapi::page::PAGE_SIZE;
 use crate::kapi::scatterlist::SgList;
 use crate::route::{prot_for, Owner};
 use crate::rsdma_core::dma::{Attrs, Direction};
+use crate::rsdma_core::pages::Purpose;
 use crate::rsdma_core::sg::SgLimits;
 use crate::rsdma_core::tracker::{MapKind, Mapping};
-use crate::{bounce, dev_err, dev_warn};
+use crate::{bounce, dev_err};
 use kernel::prelude::*;
 
 /// The sum of the lengths of `sg`'s entries.
@@ -300,26 +301,13 @@ impl Operations for RsdmaDev {
     }
 
     fn alloc(&self, _dev: &Device, size: usize, gfp: u32, attrs: Attrs) -> Result<Coherent> {
-        let prot = prot_for(Direction::Bidirectional, self.coherent, attrs);
-        let b = self.alloc_buffer(size, gfp, prot).inspect_err(|e| {
-            if !attrs.contains(Attrs::NO_WARN) {
-                dev_warn!(
-                    self.dev,
-                    "rsdma: coherent allocation of {} bytes failed: {:?}",
-                    size,
-                    e
-                );
-            }
+        let b = self.alloc_buffer(&BufferRequest {
+            size,
+            gfp,
+            attrs,
+            purpose: Purpose::Coherent,
+            prot: prot_for(Direction::Bidirectional, self.coherent, attrs),
         })?;
-        if !self.coherent {
-            // No dirty line may be written back over what the device puts
-            // in the buffer later.
-            crate::cache::run(
-                crate::rsdma_core::cache::CacheOp::CleanInvalidate,
-                b.phys,
-                b.mapped,
-            );
-        }
         Stats::count(&self.debug.stats.allocs);
         let m = self.coherent_record(b.dma, size, b.cpu, attrs);
         self.debug.mapped(&self.dev, m);
@@ -346,23 +334,7 @@ impl Operations for RsdmaDev {
         size: usize,
         _attrs: Attrs,
     ) -> Result {
-        let (phys, bsize) = self.buffer(dma, cpu)?;
-        let off = vma.pgoff().checked_mul(PAGE_SIZE).ok_or(EINVAL)?;
-        let buf_len = size
-            .min(bsize)
-            .checked_next_multiple_of(PAGE_SIZE)
-            .ok_or(EINVAL)?;
-        if off.checked_add(vma.len()).map_or(true, |end| end > buf_len) {
-            dev_err!(
-                self.dev,
-                "rsdma: mmap of {} bytes at offset {} exceeds the {}-byte buffer",
-                vma.len(),
-                off,
-                buf_len
-            );
-            return Err(EINVAL);
-        }
-        vma.remap_phys(phys + off as u64)
+        self.mmap_buffer(vma, cpu, dma, size)
     }
 
     fn get_sgtable(
@@ -374,11 +346,7 @@ impl Operations for RsdmaDev {
         size: usize,
         _attrs: Attrs,
     ) -> Result {
-        let (phys, bsize) = self.buffer(dma, cpu)?;
-        if size > bsize {
-            return Err(EINVAL);
-        }
-        sgt.set_single(phys, size)
+        self.buffer_sgtable(sgt, cpu, dma, size)
     }
 
     fn alloc_pages(
@@ -388,8 +356,13 @@ impl Operations for RsdmaDev {
         dir: Direction,
         gfp: u32,
     ) -> Result<(u64, u64)> {
-        let prot = prot_for(dir, self.coherent, Attrs::empty());
-        let b = self.alloc_buffer(size, gfp, prot)?;
+        let b = self.alloc_buffer(&BufferRequest {
+            size,
+            gfp,
+            attrs: Attrs::empty(),
+            purpose: Purpose::Pages,
+            prot: prot_for(dir, self.coherent, Attrs::empty()),
+        })?;
         Stats::count(&self.debug.stats.allocs);
         Ok((b.phys, b.dma))
     }

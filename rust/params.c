@@ -18,6 +18,11 @@ module_param(bounce_max_pools, uint, 0444);
 MODULE_PARM_DESC(bounce_max_pools,
 		 "bounce pools a device may grow to under pressure (1 to 64)");
 
+static unsigned int coherent_max_mib = 256;
+module_param(coherent_max_mib, uint, 0644);
+MODULE_PARM_DESC(coherent_max_mib,
+		 "MiB one coherent or page allocation may take (1 to 65536)");
+
 unsigned int rsdma_param_bounce_kib(void)
 {
 	return READ_ONCE(bounce_kib);
@@ -26,4 +31,9 @@ unsigned int rsdma_param_bounce_kib(void)
 unsigned int rsdma_param_bounce_max_pools(void)
 {
 	return READ_ONCE(bounce_max_pools);
+}
+
+unsigned int rsdma_param_coherent_max_mib(void)
+{
+	return READ_ONCE(coherent_max_mib);
 }

@@ -36,11 +36,13 @@ pub mod kapi {
     pub mod ffi;
     pub mod fmt;
     pub mod iommu;
+    pub mod mm;
     pub mod page;
     pub mod scatterlist;
     pub mod sync;
     pub mod time;
     pub mod timer;
+    pub mod vmalloc;
 
     pub use self::ffi::errno;
     pub(crate) use self::ffi::is_err_ptr;
@@ -56,6 +58,7 @@ pub mod rsdma_core {
     pub mod coherent;
     pub mod dma;
     pub mod iova;
+    pub mod pages;
     pub mod route;
     pub mod sg;
     pub mod tracker;

@@ -27,6 +27,7 @@ pub mod kapi {
     pub mod fmt;
     pub mod io;
     pub mod miscdev;
+    pub mod mm;
     pub mod module;
     pub mod page;
     pub mod pci;
@@ -46,6 +47,9 @@ pub mod rsdma_core {
 /// rsdma's C API (`include/rsdma.h`).
 #[path = "../../rust/client.rs"]
 pub mod rsdma;
+
+mod coherent;
+mod pattern;
 
 use kapi::debugfs::{Command, CommandFile, Dir};
 use kapi::device::Device;
@@ -114,6 +118,11 @@ struct Edu {
     /// Whether this driver attached the device to rsdma as untrusted,
     /// which `untrusted_100` needs.
     untrusted: AtomicBool,
+    /// Whether this driver attached the device to rsdma as non-coherent.
+    noncoherent: AtomicBool,
+    /// Pages `fragment` holds.
+    #[pin]
+    frag: Mutex<Option<kapi::page::PageArray>>,
 }
 
 impl Edu {
@@ -1009,6 +1018,9 @@ impl Command for Edu {
     fn run(&self, cmd: &str) -> Result {
         let mut words = cmd.split_whitespace();
         let mut state = self.state.lock();
+        if let Some(r) = self.run_coherent(cmd, &mut state) {
+            return r;
+        }
         match (words.next(), words.next()) {
             (Some("roundtrip"), None) => self.roundtrip(&mut state, 4096),
             (Some("roundtrip"), Some(n)) => {
@@ -1043,25 +1055,28 @@ impl Command for Edu {
             (Some("leak"), None) => self.leak(&mut state),
             (Some("mmap_prepare"), None) => self.mmap_prepare(&mut state),
             (Some("attach"), first) => {
-                // `attach [lazy] [notracker] [untrusted]`
+                // `attach [lazy] [notracker] [untrusted] [noncoherent]`
                 let mut cfg = rsdma::Config::default();
                 for w in Iterator::chain(first.into_iter(), words) {
                     match w {
                         "lazy" => cfg.lazy = true,
                         "notracker" => cfg.no_tracker = true,
                         "untrusted" => cfg.untrusted = true,
+                        "noncoherent" => cfg.noncoherent = true,
                         _ => return Err(EINVAL),
                     }
                 }
                 rsdma::attach(&self.dev, &cfg)?;
                 self.tracked.store(!cfg.no_tracker, Ordering::Release);
                 self.untrusted.store(cfg.untrusted, Ordering::Release);
+                self.noncoherent.store(cfg.noncoherent, Ordering::Release);
                 *state = StackStr::from_fmt(format_args!("attached to rsdma\n"));
                 Ok(())
             }
             (Some("detach"), None) => {
                 self.tracked.store(false, Ordering::Release);
                 self.untrusted.store(false, Ordering::Release);
+                self.noncoherent.store(false, Ordering::Release);
                 rsdma::detach(&self.dev)?;
                 *state = StackStr::from_fmt(format_args!("detached from rsdma\n"));
                 Ok(())
@@ -1165,6 +1180,8 @@ impl pci::Driver for EduDriver {
                 mmap_buf <- new_mutex!(None, "Edu::mmap_buf"),
                 tracked: AtomicBool::new(false),
                 untrusted: AtomicBool::new(false),
+                noncoherent: AtomicBool::new(false),
+                frag <- new_mutex!(None, "Edu::frag"),
             }),
             GFP_KERNEL,
         )?;
