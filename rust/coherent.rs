@@ -275,8 +275,9 @@ impl RsdmaDev {
         })?;
         // The bookkeeping first: nothing may fail once the device can reach
         // the pages.
-        let slot = UniqueArc::<Buffer>::new_uninit(GFP_ATOMIC).map_err(|_| Failure::NoMemory)?;
-        let node = RBTreeNodeReservation::new(GFP_ATOMIC).map_err(|_| Failure::NoMemory)?;
+        let flags = if may_block { GFP_KERNEL } else { GFP_ATOMIC } | __GFP_NOWARN;
+        let slot = UniqueArc::<Buffer>::new_uninit(flags).map_err(|_| Failure::NoMemory)?;
+        let node = RBTreeNodeReservation::new(flags).map_err(|_| Failure::NoMemory)?;
         let mask = self.dev.coherent_dma_mask();
         let pages = self.gather(&plan, req.gfp, may_block, mask)?;
         let count = pages.len();

@@ -364,10 +364,19 @@ impl Operations for RsdmaDev {
             prot: prot_for(dir, self.coherent, Attrs::empty()),
         })?;
         Stats::count(&self.debug.stats.allocs);
+        // Tracked as a streaming mapping, which the driver syncs.
+        let m = self
+            .debug
+            .record(b.dma, size as u64, MapKind::Page, dir, Attrs::empty(), 0);
+        self.debug.mapped(&self.dev, m);
         Ok((b.phys, b.dma))
     }
 
-    fn free_pages(&self, _dev: &Device, size: usize, _phys: u64, dma: u64, _dir: Direction) {
+    fn free_pages(&self, _dev: &Device, size: usize, _phys: u64, dma: u64, dir: Direction) {
+        let m = self
+            .debug
+            .record(dma, size as u64, MapKind::Page, dir, Attrs::empty(), 0);
+        self.debug.unmapped(&self.dev, m);
         if self.free_buffer(size, None, dma, "free_pages") {
             Stats::count(&self.debug.stats.frees);
         }

@@ -241,9 +241,10 @@ pub struct PageArray {
 
 impl PageArray {
     /// No pages, with room for `n` (allocated as the caller's context
-    /// allows: `may_sleep` picks `GFP_KERNEL` over `GFP_ATOMIC`).
+    /// allows: `may_sleep` picks `GFP_KERNEL` over `GFP_ATOMIC`; a failure
+    /// is the caller's to report).
     pub fn with_capacity(n: usize, may_sleep: bool) -> Result<Self> {
-        let flags = if may_sleep { GFP_KERNEL } else { GFP_ATOMIC };
+        let flags = if may_sleep { GFP_KERNEL } else { GFP_ATOMIC } | __GFP_NOWARN;
         Ok(Self {
             pages: KVVec::with_capacity(n, flags)?,
         })
