@@ -25,6 +25,7 @@ use crate::new_irq_spinlock;
 use crate::rsdma_core::cache::CacheOp;
 use crate::rsdma_core::dma::Attrs;
 use crate::rsdma_core::pages::{self, CpuMap, Gather, Layout, PlanError, Protection, Purpose};
+use crate::rsdma_core::route::{self, RouteError};
 use crate::{dev_err, dev_warn};
 use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -136,6 +137,9 @@ pub(crate) struct BufferRequest {
 
 /// Why an allocation failed.
 enum Failure {
+    /// No route serves the request (zero bytes, more than the coherent
+    /// mask covers).
+    Route(RouteError),
     /// The request itself (size, bound, attributes).
     Plan(PlanError),
     /// The page allocator ran out.
@@ -155,6 +159,7 @@ enum Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
+            Failure::Route(e) => write!(f, "{}", e),
             Failure::Plan(e) => write!(f, "{}", e),
             Failure::Pages { gathered, wanted } => write!(
                 f,
@@ -250,7 +255,10 @@ impl RsdmaDev {
                 );
             }
             match why {
-                Failure::Plan(PlanError::Empty) | Failure::Plan(PlanError::BadGeometry) => EINVAL,
+                Failure::Route(RouteError::TooLarge) => ENOMEM,
+                Failure::Route(_)
+                | Failure::Plan(PlanError::Empty)
+                | Failure::Plan(PlanError::BadGeometry) => EINVAL,
                 _ => ENOMEM,
             }
         })
@@ -258,12 +266,14 @@ impl RsdmaDev {
 
     fn try_alloc_buffer(&self, req: &BufferRequest) -> Result<NewBuffer, Failure> {
         let may_block = req.gfp & bindings::RSDMA_GFP_DIRECT_RECLAIM != 0;
+        let mask = self.dev.coherent_dma_mask();
+        let route = route::alloc(&self.facts(), req.size as u64, mask).map_err(Failure::Route)?;
         let plan = pages::plan(&pages::Request {
             size: req.size as u64,
             purpose: req.purpose,
             attrs: req.attrs,
             may_block,
-            iommu: self.iommu.is_some(),
+            route,
             coherent: self.coherent,
             page_shift: PAGE_SHIFT,
             granule_shift: self
@@ -278,7 +288,6 @@ impl RsdmaDev {
         let flags = if may_block { GFP_KERNEL } else { GFP_ATOMIC } | __GFP_NOWARN;
         let slot = UniqueArc::<Buffer>::new_uninit(flags).map_err(|_| Failure::NoMemory)?;
         let node = RBTreeNodeReservation::new(flags).map_err(|_| Failure::NoMemory)?;
-        let mask = self.dev.coherent_dma_mask();
         let pages = self.gather(&plan, req.gfp, may_block, mask)?;
         let count = pages.len();
         let bytes = count << PAGE_SHIFT;

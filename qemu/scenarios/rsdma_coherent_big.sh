@@ -8,9 +8,11 @@ stats=/sys/kernel/debug/rsdma/$dev/stats
 edu_run "dma_bits $EDU_DMA_BITS"
 edu_run attach
 
-# Fragment the guest: all but 40 MiB of free memory is taken in two-page
-# blocks, and the second page of each given back, so that most free pages
-# are alone between pages in use.
+# Fragment the guest: all but 40 MiB of free memory is taken in blocks of
+# 16 pages, and part of each given back (8 pages, or a single page) where
+# it cannot merge with anything: the 64 MiB buffer takes the 40 MiB of
+# large blocks, then hundreds of 8-page blocks; the single pages are left
+# for ALLOC_SINGLE_PAGES, the 8-page blocks for the rest of the system.
 free_mib=$(( $(sed -n 's/^MemFree: *\([0-9]*\) kB$/\1/p' /proc/meminfo) / 1024 ))
 [ "$free_mib" -gt 200 ] && [ "$free_mib" -lt 1200 ] ||
 	fail "$free_mib MiB free: the scenario needs a guest of about 1 GiB (RSDMA_QEMU_MEM=1G)"

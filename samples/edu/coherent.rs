@@ -322,10 +322,14 @@ impl Edu {
         Ok(())
     }
 
-    /// Takes `mib` MiB of memory in blocks of two pages and gives back the
-    /// second page of each: every page given back is free on its own, its
-    /// buddy held, until `unfragment`.
+    /// Takes `mib` MiB of memory in blocks of 16 pages and gives part of
+    /// each back: the upper half of every other block (a free block of 8
+    /// pages, enough for a kernel stack), the second page of the others (a
+    /// free page on its own).  What is given back cannot merge into
+    /// anything larger until `unfragment`.
     pub(crate) fn fragment(&self, out: &mut Out, mib: usize) -> Result {
+        /// Pages per block taken.
+        const BLOCK: usize = 16;
         let mut slot = self.frag.lock();
         if slot.is_some() {
             return Err(EBUSY);
@@ -335,15 +339,20 @@ impl Edu {
         let gfp = bindings::RSDMA_GFP_KERNEL
             | bindings::RSDMA_GFP_NORETRY
             | bindings::RSDMA_GFP_NOWARN;
-        while held.len() + 2 <= pages && held.push_run(gfp, 2).is_ok() {}
+        while held.len() + BLOCK <= pages && held.push_run(gfp, BLOCK).is_ok() {}
         let taken = held.len();
-        held.retain(|i| i % 2 == 0);
+        held.retain(|i| match ((i / BLOCK) % 2, i % BLOCK) {
+            (0, p) => p < BLOCK / 2,
+            (_, p) => p != 1,
+        });
+        let blocks = taken / BLOCK;
         *out = StackStr::from_fmt(format_args!(
-            "fragment: {} MiB asked, {} pages taken, {} held, {} given back one by one\n",
+            "fragment: {} MiB asked, {} pages taken, {} held; given back: {} blocks of 8 pages, {} single pages\n",
             mib,
             taken,
             held.len(),
-            taken - held.len()
+            blocks.div_ceil(2),
+            blocks / 2
         ));
         dev_info!(self.dev, "{}", out.as_str().trim_end());
         *slot = Some(held);

@@ -38,6 +38,7 @@
 //! cache maintenance work on.
 
 use super::dma::Attrs;
+use super::route::AllocRoute;
 use core::fmt;
 
 /// How a CPU mapping of the buffer caches it.
@@ -114,8 +115,8 @@ pub struct Request {
     pub attrs: Attrs,
     /// Whether the caller may sleep (its GFP flags allow direct reclaim).
     pub may_block: bool,
-    /// Whether an IOMMU translates the device.
-    pub iommu: bool,
+    /// Where the memory comes from ([`super::route::alloc`]).
+    pub route: AllocRoute,
     /// Whether the device snoops the CPU caches.
     pub coherent: bool,
     /// log2 of the CPU page size.
@@ -211,8 +212,9 @@ pub fn plan(req: &Request) -> Result<Plan, PlanError> {
     if req.size > req.limit {
         return Err(PlanError::OverLimit { limit: req.limit });
     }
+    let iommu = req.route == AllocRoute::Iova;
     // Whole IOMMU granules behind an IOMMU, whole pages in any case.
-    let min_order = if req.iommu {
+    let min_order = if iommu {
         req.granule_shift.saturating_sub(req.page_shift)
     } else {
         0
@@ -228,7 +230,7 @@ pub fn plan(req: &Request) -> Result<Plan, PlanError> {
     let contiguous = match req.purpose {
         Purpose::Pages => true,
         Purpose::Coherent => {
-            !req.iommu || !req.may_block || attrs.contains(Attrs::FORCE_CONTIGUOUS)
+            !iommu || !req.may_block || attrs.contains(Attrs::FORCE_CONTIGUOUS)
         }
     };
     let layout = if contiguous {
@@ -456,7 +458,7 @@ mod tests {
             purpose: Purpose::Coherent,
             attrs,
             may_block: true,
-            iommu: true,
+            route: AllocRoute::Iova,
             coherent: true,
             page_shift: 12,
             granule_shift: 12,
@@ -502,7 +504,7 @@ mod tests {
         );
         // Without an IOMMU, or for a caller that cannot sleep: contiguous.
         let r = Request {
-            iommu: false,
+            route: AllocRoute::Direct,
             ..req(5000, Attrs::empty())
         };
         assert_eq!(plan(&r).unwrap().layout, Layout::Contiguous { order: 1 });
