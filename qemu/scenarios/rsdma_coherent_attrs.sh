@@ -9,12 +9,12 @@ stat() { sed -n "s/^$1: //p" $stats; }
 field() { echo "$2" | sed -n "s/.*$1 \\(0x[0-9a-f]*\\).*/\\1/p"; }
 
 # check ATTRS KMAP KERNEL USER: a 1 MiB buffer with ATTRS; edu writes and
-# reads 4 offsets.  KMAP says how the kernel reaches it: vmap (a mapping of
+# reads 2 offsets.  KMAP says how the kernel reaches it: vmap (a mapping of
 # rsdma's in /proc/vmallocinfo: 1 MiB and a guard page), linear, or none;
 # the kernel's page tables give that mapping the memory type KERNEL (an extended regex), and the
 # page tables of a user mapping the type USER.
 check() {
-	r=$(edu_run "coh_check 1M $1 n=4") || fail "coh_check 1M $1"
+	r=$(edu_run "coh_check 1M $1 n=2") || fail "coh_check 1M $1"
 	echo "$r"
 	echo "$r" | grep -q "device reads ok: ok$" || fail "a '$1' buffer did not hold the device's bytes"
 	vmaps=$(grep "\[rsdma\]" /proc/vmallocinfo)
@@ -35,7 +35,7 @@ check() {
 	fi
 	u=$(/usr/bin/cohcheck mmap /dev/rsdma_edu 1048576 "$(field seed "$r")" "$run") || fail "cohcheck: $u"
 	echo "$u"
-	echo "$u" | grep -q "4 runs of pattern bytes (8000 bytes, offsets hash $(field "offsets hash" "$r"))" ||
+	echo "$u" | grep -q "2 runs of pattern bytes (4000 bytes, offsets hash $(field "offsets hash" "$r"))" ||
 		fail "userspace does not see the bytes the device wrote"
 	echo "$u" | grep -q "user mapping .*: $4 256, other 0, absent 0" || fail "the user mapping of a '$1' buffer is not $4"
 	edu_run coh_release

@@ -8,13 +8,13 @@
 //! none). [`plan`] decides, from the device and the request, what the
 //! buffer is made of:
 //!
-//! | route  | request                                     | layout                          |
-//! |--------|---------------------------------------------|---------------------------------|
-//! | IOMMU  | `FORCE_CONTIGUOUS`, or a caller that cannot sleep | one contiguous run        |
-//! | IOMMU  | `ALLOC_SINGLE_PAGES`                        | scattered, smallest blocks only |
-//! | IOMMU  | otherwise                                   | scattered, largest blocks first |
-//! | direct | any                                         | one contiguous run              |
-//! | any    | `dma_alloc_pages`                           | one contiguous run              |
+//! | route  | request                                              | layout                          |
+//! |--------|------------------------------------------------------|---------------------------------|
+//! | IOMMU  | `FORCE_CONTIGUOUS`, or a caller that cannot sleep    | one contiguous run              |
+//! | IOMMU  | `ALLOC_SINGLE_PAGES`                                 | scattered, smallest blocks only |
+//! | IOMMU  | otherwise                                            | scattered, largest blocks first |
+//! | direct | any                                                  | one contiguous run              |
+//! | any    | `dma_alloc_pages`                                    | one contiguous run              |
 //!
 //! and how the CPU reaches it ([`CpuMap`], [`Protection`]):
 //!
