@@ -82,8 +82,10 @@ impl Backing {
     /// bytes, each at most `max_len` long.
     fn runs(&self, bytes: u64, max_len: u64) -> impl Iterator<Item = (u64, u64)> + Clone + '_ {
         match self {
-            Backing::Pages(m) => pages::runs(m.pages().phys_iter(), PAGE_SIZE as u64, bytes, max_len)
-                .map(|r| (r.phys, r.len)),
+            Backing::Pages(m) => {
+                pages::runs(m.pages().phys_iter(), PAGE_SIZE as u64, bytes, max_len)
+                    .map(|r| (r.phys, r.len))
+            }
         }
     }
 
@@ -173,7 +175,9 @@ impl fmt::Display for Failure {
                 write!(f, "no memory under the coherent mask {:#x}", mask)
             }
             Failure::KernelMap => f.write_str("no kernel mapping (vmap failed)"),
-            Failure::Iova => f.write_str("no IOVA space under the coherent mask, or iommu_map failed"),
+            Failure::Iova => {
+                f.write_str("no IOVA space under the coherent mask, or iommu_map failed")
+            }
             Failure::NoMemory => f.write_str("no memory for bookkeeping"),
         }
     }
@@ -240,8 +244,8 @@ impl RsdmaDev {
     pub(crate) fn alloc_buffer(&self, req: &BufferRequest) -> Result<NewBuffer> {
         self.try_alloc_buffer(req).map_err(|why| {
             Stats::count(&self.debug.stats.alloc_failures);
-            let quiet = req.attrs.contains(Attrs::NO_WARN)
-                || req.gfp & bindings::RSDMA_GFP_NOWARN != 0;
+            let quiet =
+                req.attrs.contains(Attrs::NO_WARN) || req.gfp & bindings::RSDMA_GFP_NOWARN != 0;
             if !quiet {
                 dev_warn!(
                     self.dev,
@@ -318,7 +322,10 @@ impl RsdmaDev {
                 Stats::count(&self.debug.stats.cache_maintenance);
             }
         }
-        let phys = backing.runs(PAGE_SIZE as u64, u64::MAX).next().map_or(0, |r| r.0);
+        let phys = backing
+            .runs(PAGE_SIZE as u64, u64::MAX)
+            .next()
+            .map_or(0, |r| r.0);
         // The device gets access last.
         let (dma, mapped) = match self.iommu.as_deref() {
             Some(iommu) => {

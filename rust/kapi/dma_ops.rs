@@ -220,7 +220,11 @@ impl SgTableOut {
         I: Iterator<Item = (u64, u64)> + Clone,
     {
         let n = u32::try_from(runs.clone().count()).map_err(|_| EINVAL)?;
-        if n == 0 || runs.clone().any(|(_, len)| len == 0 || len >= u64::from(u32::MAX)) {
+        if n == 0
+            || runs
+                .clone()
+                .any(|(_, len)| len == 0 || len >= u64::from(u32::MAX))
+        {
             return Err(EINVAL);
         }
         let t = self.0.get();

@@ -150,7 +150,6 @@ pub fn user_ptes(addr: usize, len: usize) -> Result<UserPtes> {
     let mut out = UserPtes::default();
     let mut present = 0u64;
     for (i, &n) in m.count.iter().enumerate() {
-        let n = n as u64;
         present = present.saturating_add(n);
         match MemType::ALL.iter().position(|&(_, idx)| idx as usize == i) {
             Some(k) => {

@@ -130,7 +130,10 @@ impl Edu {
     pub(crate) fn coh_check(&self, out: &mut Out, req: &CohRequest) -> Result {
         let mut slot = self.mmap_buf.lock();
         if slot.is_some() {
-            dev_err!(self.dev, "coh_check: a buffer is held already (coh_release)");
+            dev_err!(
+                self.dev,
+                "coh_check: a buffer is held already (coh_release)"
+            );
             return Err(EBUSY);
         }
         let n = req.offsets;
@@ -318,7 +321,7 @@ impl Edu {
         for (t, n) in ptes.iter().filter(|&(_, n)| n != 0) {
             let _ = write!(out, " {} {}", t.name(), n);
         }
-        let _ = write!(out, ", other {}, absent {}\n", ptes.other, ptes.absent);
+        let _ = writeln!(out, ", other {}, absent {}", ptes.other, ptes.absent);
         Ok(())
     }
 
@@ -336,9 +339,8 @@ impl Edu {
         }
         let pages = mib.checked_mul(1 << (20 - PAGE_SHIFT)).ok_or(EINVAL)?;
         let mut held = PageArray::with_capacity(pages, true)?;
-        let gfp = bindings::RSDMA_GFP_KERNEL
-            | bindings::RSDMA_GFP_NORETRY
-            | bindings::RSDMA_GFP_NOWARN;
+        let gfp =
+            bindings::RSDMA_GFP_KERNEL | bindings::RSDMA_GFP_NORETRY | bindings::RSDMA_GFP_NOWARN;
         while held.len() + BLOCK <= pages && held.push_run(gfp, BLOCK).is_ok() {}
         let taken = held.len();
         held.retain(|i| match ((i / BLOCK) % 2, i % BLOCK) {
@@ -362,7 +364,10 @@ impl Edu {
     /// Gives back what `fragment` held.
     pub(crate) fn unfragment(&self, out: &mut Out) -> Result {
         let held = self.frag.lock().take().ok_or(EINVAL)?;
-        *out = StackStr::from_fmt(format_args!("unfragment: {} pages given back\n", held.len()));
+        *out = StackStr::from_fmt(format_args!(
+            "unfragment: {} pages given back\n",
+            held.len()
+        ));
         Ok(())
     }
 }

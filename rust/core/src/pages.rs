@@ -229,9 +229,7 @@ pub fn plan(req: &Request) -> Result<Plan, PlanError> {
     let attrs = req.attrs;
     let contiguous = match req.purpose {
         Purpose::Pages => true,
-        Purpose::Coherent => {
-            !iommu || !req.may_block || attrs.contains(Attrs::FORCE_CONTIGUOUS)
-        }
+        Purpose::Coherent => !iommu || !req.may_block || attrs.contains(Attrs::FORCE_CONTIGUOUS),
     };
     let layout = if contiguous {
         let order = order_for(pages);
