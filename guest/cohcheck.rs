@@ -15,7 +15,6 @@
 //!
 //! Exit status: 0 when everything checks out, 1 otherwise.
 
-use std::ffi::c_void;
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -23,45 +22,11 @@ use std::os::fd::AsRawFd;
 #[path = "../samples/edu/pattern.rs"]
 mod pattern;
 
-const PROT_READ: i32 = 1;
-const MAP_SHARED: i32 = 1;
+#[path = "lib/mmap.rs"]
+mod mmap;
+use mmap::Mapping;
+
 const PAGE: usize = 4096;
-
-extern "C" {
-    fn mmap(addr: *mut c_void, len: usize, prot: i32, flags: i32, fd: i32, off: i64)
-        -> *mut c_void;
-    fn munmap(addr: *mut c_void, len: usize) -> i32;
-}
-
-/// A read-only shared mapping of a file, unmapped on drop.
-struct Mapping {
-    ptr: *mut c_void,
-    len: usize,
-}
-
-impl Mapping {
-    fn new(fd: i32, len: usize, off: usize) -> std::io::Result<Self> {
-        // SAFETY: a fresh mapping chosen by the kernel; no Rust object
-        // aliases it.
-        let ptr = unsafe { mmap(std::ptr::null_mut(), len, PROT_READ, MAP_SHARED, fd, off as i64) };
-        if ptr as isize == -1 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(Self { ptr, len })
-    }
-
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: `ptr` maps `len` readable bytes for the life of `self`.
-        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
-    }
-}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` came from a successful mmap.
-        unsafe { munmap(self.ptr, self.len) };
-    }
-}
 
 fn fail(msg: String) -> ! {
     eprintln!("cohcheck: {msg}");
@@ -116,7 +81,7 @@ fn check_mmap(dev: &str, size: usize, seed: u64, runfile: &str) {
     let (starts, bytes) = scan(map.bytes(), seed);
     println!(
         "cohcheck: {size} bytes mapped at {:#x}: {} runs of pattern bytes ({bytes} bytes, offsets hash {:#x}), every other byte zero",
-        map.ptr as usize,
+        map.addr(),
         starts.len(),
         pattern::hash_offsets(starts.iter().copied())
     );
@@ -126,7 +91,7 @@ fn check_mmap(dev: &str, size: usize, seed: u64, runfile: &str) {
         .write(true)
         .open(runfile)
         .unwrap_or_else(|e| fail(format!("open {runfile}: {e}")));
-    run.write_all(format!("user_pte {:#x} {size}", map.ptr as usize).as_bytes())
+    run.write_all(format!("user_pte {:#x} {size}", map.addr()).as_bytes())
         .unwrap_or_else(|e| fail(format!("user_pte: {e}")));
     let mut answer = String::new();
     let mut again = OpenOptions::new()

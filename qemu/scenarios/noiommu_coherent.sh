@@ -1,11 +1,6 @@
 # No IOMMU, 32-bit mask, RAM above 4 GiB: coherent buffers are one contiguous run under the coherent mask, at their bus address; edu writes and reads them, userspace maps them; a run larger than the page allocator's largest block fails cleanly.
 need_noiommu
-insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
-insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
-dev=$(edu_dev) || fail "no edu device"
-run=/sys/kernel/debug/rsdma_edu/$dev/run
-stats=/sys/kernel/debug/rsdma/$dev/stats
-field() { echo "$2" | sed -n "s/.*$1 \\(0x[0-9a-f]*\\).*/\\1/p"; }
+load_edu
 edu_run "dma_bits 32"
 edu_run attach
 expect_log "rsdma: attached (direct+bounce"
@@ -14,11 +9,11 @@ for attrs in "" "wc" "single"; do
 	echo "$r"
 	echo "$r" | grep -q "kernel reads ok, device reads ok: ok$" || fail "a '$attrs' buffer did not hold the device's bytes"
 	echo "$r" | grep -q "sg_table 1 entries, 4194304 bytes" || fail "a buffer without IOMMU is not one run"
-	dma=$(field dma "$r")
+	dma=$(hex_field dma "$r")
 	[ $((dma + 4194304 - 1)) -le $((0xffffffff)) ] || fail "the buffer at $dma is above the 32-bit mask"
-	u=$(/usr/bin/cohcheck mmap /dev/rsdma_edu 4194304 "$(field seed "$r")" "$run") || fail "cohcheck: $u"
+	u=$(/usr/bin/cohcheck mmap /dev/rsdma_edu 4194304 "$(hex_field seed "$r")" "$run") || fail "cohcheck: $u"
 	echo "$u"
-	echo "$u" | grep -q "4 runs of pattern bytes (8000 bytes, offsets hash $(field "offsets hash" "$r"))" ||
+	echo "$u" | grep -q "4 runs of pattern bytes (8000 bytes, offsets hash $(hex_field "offsets hash" "$r"))" ||
 		fail "userspace does not see the bytes the device wrote"
 	edu_run coh_release
 done

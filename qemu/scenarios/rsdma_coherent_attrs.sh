@@ -1,18 +1,13 @@
 # Coherent buffers' CPU mappings: a non-coherent device gets write-combined or non-cacheable kernel and user mappings, a coherent one cacheable (page tables checked); NO_KERNEL_MAPPING leaves no kernel mapping while edu moves the bytes (checked through an mmap); dma_alloc_noncoherent with syncs doing cache maintenance.
 need_iommu
-insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
-insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
-dev=$(edu_dev) || fail "no edu device"
-run=/sys/kernel/debug/rsdma_edu/$dev/run
-stats=/sys/kernel/debug/rsdma/$dev/stats
+load_edu
 stat() { sed -n "s/^$1: //p" $stats; }
-field() { echo "$2" | sed -n "s/.*$1 \\(0x[0-9a-f]*\\).*/\\1/p"; }
 
 # check ATTRS KMAP KERNEL USER: a 1 MiB buffer with ATTRS; edu writes and
 # reads 2 offsets.  KMAP says how the kernel reaches it: vmap (a mapping of
 # rsdma's in /proc/vmallocinfo: 1 MiB and a guard page), linear, or none;
-# the kernel's page tables give that mapping the memory type KERNEL (an extended regex), and the
-# page tables of a user mapping the type USER.
+# the kernel's page tables give that mapping the memory type KERNEL (an
+# extended regex), and those of a user mapping the type USER.
 check() {
 	r=$(edu_run "coh_check 1M $1 n=2") || fail "coh_check 1M $1"
 	echo "$r"
@@ -29,13 +24,13 @@ check() {
 		echo "$r" | grep -q "kernel reads skipped (no kernel mapping)" || fail "the kernel read a NO_KERNEL_MAPPING buffer"
 		echo "no kernel mapping: /proc/vmallocinfo holds nothing of rsdma's"
 	else
-		k=$(/usr/bin/cohcheck kpt "$(field cpu "$r")" 1048576) || fail "$k"
+		k=$(/usr/bin/cohcheck kpt "$(hex_field cpu "$r")" 1048576) || fail "$k"
 		echo "$k"
 		echo "$k" | grep -qE ": $3 \(.*, 1048576 bytes mapped\)" || fail "the kernel mapping of a '$1' buffer is not $3"
 	fi
-	u=$(/usr/bin/cohcheck mmap /dev/rsdma_edu 1048576 "$(field seed "$r")" "$run") || fail "cohcheck: $u"
+	u=$(/usr/bin/cohcheck mmap /dev/rsdma_edu 1048576 "$(hex_field seed "$r")" "$run") || fail "cohcheck: $u"
 	echo "$u"
-	echo "$u" | grep -q "2 runs of pattern bytes (4000 bytes, offsets hash $(field "offsets hash" "$r"))" ||
+	echo "$u" | grep -q "2 runs of pattern bytes (4000 bytes, offsets hash $(hex_field "offsets hash" "$r"))" ||
 		fail "userspace does not see the bytes the device wrote"
 	echo "$u" | grep -q "user mapping .*: $4 256, other 0, absent 0" || fail "the user mapping of a '$1' buffer is not $4"
 	edu_run coh_release

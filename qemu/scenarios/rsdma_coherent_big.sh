@@ -1,10 +1,6 @@
 # A 64 MiB coherent buffer on a fragmented 1 GiB guest: scattered pages at one IOVA range; edu writes and reads 32 random offsets, the kernel and a user mapping show the bytes, get_sgtable adds up; ALLOC_SINGLE_PAGES and FORCE_CONTIGUOUS give N entries and 1.
 need_iommu
-insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
-insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
-dev=$(edu_dev) || fail "no edu device"
-run=/sys/kernel/debug/rsdma_edu/$dev/run
-stats=/sys/kernel/debug/rsdma/$dev/stats
+load_edu
 edu_run "dma_bits $EDU_DMA_BITS"
 edu_run attach
 
@@ -19,10 +15,9 @@ free_mib=$(( $(sed -n 's/^MemFree: *\([0-9]*\) kB$/\1/p' /proc/meminfo) / 1024 )
 edu_run "fragment $((free_mib - 40))"
 grep -E '^(MemFree|MemTotal)' /proc/meminfo
 
-# sg_entries RESULT, sg_bytes RESULT, field NAME RESULT
+# sg_entries RESULT, sg_bytes RESULT: the table coh_check reported.
 sg_entries() { echo "$1" | sed -n 's/.*sg_table \([0-9]*\) entries.*/\1/p'; }
 sg_bytes() { echo "$1" | sed -n 's/.*entries, \([0-9]*\) bytes.*/\1/p'; }
-field() { echo "$2" | sed -n "s/.*$1 \\(0x[0-9a-f]*\\).*/\\1/p"; }
 
 r=$(edu_run "coh_check 64M") || fail "coh_check 64M"
 echo "$r"
@@ -30,8 +25,8 @@ echo "$r" | grep -q "kernel reads ok, device reads ok: ok" || fail "the 64 MiB b
 [ "$(sg_entries "$r")" -gt 1 ] || fail "get_sgtable of a scattered buffer gave $(sg_entries "$r") entry"
 [ "$(sg_bytes "$r")" = 67108864 ] || fail "get_sgtable entries add up to $(sg_bytes "$r") bytes"
 echo "$r" | grep -q "linear map ok" || fail "the sg table does not name the buffer's pages"
-seed=$(field seed "$r")
-hash=$(field "offsets hash" "$r")
+seed=$(hex_field seed "$r")
+hash=$(hex_field "offsets hash" "$r")
 u=$(/usr/bin/cohcheck mmap /dev/rsdma_edu 67108864 "$seed" "$run") || fail "cohcheck: $u"
 echo "$u"
 echo "$u" | grep -q "32 runs of pattern bytes (64000 bytes, offsets hash $hash)" ||

@@ -2,11 +2,7 @@
 need_iommu
 fi=/sys/kernel/debug/fail_page_alloc
 [ -d $fi ] || fail "needs CONFIG_FAIL_PAGE_ALLOC and CONFIG_FAULT_INJECTION_DEBUG_FS"
-insmod /lib/modules/rsdma.ko coherent_max_mib=32 || fail "insmod rsdma.ko"
-insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
-dev=$(edu_dev) || fail "no edu device"
-run=/sys/kernel/debug/rsdma_edu/$dev/run
-stats=/sys/kernel/debug/rsdma/$dev/stats
+load_edu coherent_max_mib=32
 edu_run "dma_bits $EDU_DMA_BITS"
 edu_run attach
 warnings() { dmesg | grep -c "rsdma: coherent allocation of 67108864 bytes failed"; }

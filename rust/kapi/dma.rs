@@ -111,31 +111,13 @@ impl Mapping {
 
     /// Gives `len` bytes at `offset` to the CPU (`dma_sync_single_range_for_cpu`).
     pub fn sync_range_for_cpu(&self, offset: usize, len: usize) -> Result {
-        let addr = self.range(offset, len)?;
-        // SAFETY: `addr..addr+len` lies inside our live mapping.
-        unsafe {
-            bindings::__dma_sync_single_for_cpu(self.dev.as_raw(), addr, len, self.dir.as_raw())
-        };
-        Ok(())
+        sync_single(&self.dev, self.addr, self.len, offset, len, self.dir, true)
     }
 
     /// Gives `len` bytes at `offset` back to the device
     /// (`dma_sync_single_range_for_device`).
     pub fn sync_range_for_device(&self, offset: usize, len: usize) -> Result {
-        let addr = self.range(offset, len)?;
-        // SAFETY: as in `sync_range_for_cpu`.
-        unsafe {
-            bindings::__dma_sync_single_for_device(self.dev.as_raw(), addr, len, self.dir.as_raw())
-        };
-        Ok(())
-    }
-
-    fn range(&self, offset: usize, len: usize) -> Result<u64> {
-        let end = offset.checked_add(len).ok_or(EINVAL)?;
-        if len == 0 || end > self.len {
-            return Err(EINVAL);
-        }
-        Ok(self.addr + offset as u64)
+        sync_single(&self.dev, self.addr, self.len, offset, len, self.dir, false)
     }
 
     /// Lends the mapped bytes to the CPU: syncs for the CPU, runs `f`, and
@@ -190,6 +172,35 @@ impl Drop for Mapping {
         self.do_unmap();
         self.pages = None;
     }
+}
+
+/// Hands `len` bytes at `offset` of the live streaming allocation or
+/// mapping of `size` bytes at `addr` (in direction `dir`) to the CPU
+/// (`for_cpu`) or back to the device; `EINVAL` for a range outside it.
+fn sync_single(
+    dev: &Device,
+    addr: u64,
+    size: usize,
+    offset: usize,
+    len: usize,
+    dir: Direction,
+    for_cpu: bool,
+) -> Result {
+    let end = offset.checked_add(len).ok_or(EINVAL)?;
+    if len == 0 || end > size {
+        return Err(EINVAL);
+    }
+    let at = addr + offset as u64;
+    // SAFETY: the caller's mapping of `addr..addr + size` is live, and
+    // `at..at + len` lies inside it.
+    unsafe {
+        if for_cpu {
+            bindings::__dma_sync_single_for_cpu(dev.as_raw(), at, len, dir.as_raw())
+        } else {
+            bindings::__dma_sync_single_for_device(dev.as_raw(), at, len, dir.as_raw())
+        }
+    };
+    Ok(())
 }
 
 /// A coherent buffer (`dma_alloc_attrs`), shared by CPU and device.
@@ -619,37 +630,27 @@ impl NonCoherent {
         self.addr
     }
 
-    fn range(&self, offset: usize, len: usize) -> Result<u64> {
-        let end = offset.checked_add(len).ok_or(EINVAL)?;
-        if len == 0 || end > self.len {
-            return Err(EINVAL);
+    /// Checks that `len` bytes at `offset` lie in the pages.
+    fn check_range(&self, offset: usize, len: usize) -> Result {
+        match offset.checked_add(len) {
+            Some(end) if len != 0 && end <= self.len => Ok(()),
+            _ => Err(EINVAL),
         }
-        Ok(self.addr + offset as u64)
     }
 
     /// Gives `len` bytes at `offset` to the CPU (`dma_sync_single_for_cpu`).
     pub fn sync_for_cpu(&self, offset: usize, len: usize) -> Result {
-        let addr = self.range(offset, len)?;
-        // SAFETY: the range lies inside the live allocation.
-        unsafe {
-            bindings::__dma_sync_single_for_cpu(self.dev.as_raw(), addr, len, self.dir.as_raw())
-        };
-        Ok(())
+        sync_single(&self.dev, self.addr, self.len, offset, len, self.dir, true)
     }
 
     /// Gives `len` bytes at `offset` to the device.
     pub fn sync_for_device(&self, offset: usize, len: usize) -> Result {
-        let addr = self.range(offset, len)?;
-        // SAFETY: as in `sync_for_cpu`.
-        unsafe {
-            bindings::__dma_sync_single_for_device(self.dev.as_raw(), addr, len, self.dir.as_raw())
-        };
-        Ok(())
+        sync_single(&self.dev, self.addr, self.len, offset, len, self.dir, false)
     }
 
     /// Copies `data` into the pages at `offset` (the CPU must own them).
     pub fn write(&self, offset: usize, data: &[u8]) -> Result {
-        self.range(offset, data.len())?;
+        self.check_range(offset, data.len())?;
         for (i, b) in data.iter().enumerate() {
             // SAFETY: inside the allocation (checked); volatile, as a device
             // may access the pages.
@@ -660,7 +661,7 @@ impl NonCoherent {
 
     /// Copies bytes at `offset` out of the pages (the CPU must own them).
     pub fn read(&self, offset: usize, out: &mut [u8]) -> Result {
-        self.range(offset, out.len())?;
+        self.check_range(offset, out.len())?;
         for (i, b) in out.iter_mut().enumerate() {
             // SAFETY: as in `write`.
             *b = unsafe { self.virt.add(offset + i).read_volatile() };

@@ -224,11 +224,7 @@ impl Edu {
             verdict(read_ok, "WRONG"),
             verdict(ok, "FAILED")
         ));
-        if !ok {
-            dev_err!(self.dev, "{}", out.as_str().trim_end());
-            return Err(EIO);
-        }
-        dev_info!(self.dev, "{}", out.as_str().trim_end());
+        self.conclude(out, ok)?;
         *slot = Some(buf);
         Ok(())
     }
@@ -296,6 +292,12 @@ impl Edu {
             4096 + CHUNK,
             if ok { "bytes match" } else { "BYTES DIFFER" }
         ));
+        self.conclude(out, ok)
+    }
+
+    /// Logs the result line `out` as information, or as an error with
+    /// `EIO` when the test failed (`ok` false).
+    fn conclude(&self, out: &Out, ok: bool) -> Result {
         if ok {
             dev_info!(self.dev, "{}", out.as_str().trim_end());
             Ok(())
