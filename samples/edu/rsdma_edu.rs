@@ -108,8 +108,8 @@ struct Edu {
     /// Serialises transfers and holds the last result line.
     #[pin]
     state: Mutex<Out>,
-    /// The buffer `/dev/rsdma_edu` maps (`mmap_prepare`).  Kept until the
-    /// device unbinds: a process may still have it mapped.
+    /// The buffer `/dev/rsdma_edu` maps (`mmap_prepare`, `coh_check`).
+    /// Kept until `coh_release` or the device unbinds.
     #[pin]
     mmap_buf: Mutex<Option<Coherent>>,
     /// Whether this driver attached the device to rsdma with its tracker
