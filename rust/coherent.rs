@@ -115,6 +115,8 @@ struct Buffer {
     mapped: usize,
     /// The protection of user mappings.
     user: Protection,
+    /// Blocks the page allocator gave for it.
+    blocks: usize,
 }
 
 /// Where a new buffer is.
@@ -194,9 +196,11 @@ impl From<PlanError> for Failure {
 pub(crate) struct Buffers {
     #[pin]
     tree: IrqSpinLock<RBTree<u64, Arc<Buffer>>>,
-    /// Live buffers, and the pages they hold.
+    /// Live buffers, the pages they hold, and the blocks the page
+    /// allocator gave those in (how scattered they are).
     pub(crate) live: AtomicU64,
     pub(crate) pages: AtomicU64,
+    pub(crate) blocks: AtomicU64,
 }
 
 impl Buffers {
@@ -206,6 +210,7 @@ impl Buffers {
             tree <- new_irq_spinlock!(RBTree::new(), "Buffers::tree"),
             live: AtomicU64::new(0),
             pages: AtomicU64::new(0),
+            blocks: AtomicU64::new(0),
         })
     }
 
@@ -224,6 +229,7 @@ impl Buffers {
         }
         self.live.store(0, Relaxed);
         self.pages.store(0, Relaxed);
+        self.blocks.store(0, Relaxed);
         (n, bytes)
     }
 }
@@ -292,7 +298,7 @@ impl RsdmaDev {
         let flags = if may_block { GFP_KERNEL } else { GFP_ATOMIC } | __GFP_NOWARN;
         let slot = UniqueArc::<Buffer>::new_uninit(flags).map_err(|_| Failure::NoMemory)?;
         let node = RBTreeNodeReservation::new(flags).map_err(|_| Failure::NoMemory)?;
-        let pages = self.gather(&plan, req.gfp, may_block, mask)?;
+        let (pages, blocks) = self.gather(&plan, req.gfp, may_block, mask)?;
         let count = pages.len();
         let bytes = count << PAGE_SHIFT;
         let (mem, cpu) = match plan.cpu {
@@ -351,22 +357,25 @@ impl RsdmaDev {
             size: req.size,
             mapped,
             user: plan.user,
+            blocks,
         };
         let node = node.into_node(dma, Arc::from(slot.write(buffer)));
         self.buffers.tree.lock().insert(node);
         self.buffers.live.fetch_add(1, Relaxed);
         self.buffers.pages.fetch_add(count as u64, Relaxed);
+        self.buffers.blocks.fetch_add(blocks as u64, Relaxed);
         Ok(NewBuffer { dma, phys, cpu })
     }
 
-    /// The pages `plan` calls for, zeroed.
+    /// The pages `plan` calls for, zeroed, and how many blocks of the page
+    /// allocator they came in.
     fn gather(
         &self,
         plan: &pages::Plan,
         gfp: bindings::gfp_t,
         may_block: bool,
         mask: u64,
-    ) -> Result<PageArray, Failure> {
+    ) -> Result<(PageArray, usize), Failure> {
         let mut pages =
             PageArray::with_capacity(plan.pages, may_block).map_err(|_| Failure::NoMemory)?;
         let gfp = gfp | bindings::RSDMA_GFP_ZERO | bindings::RSDMA_GFP_NOWARN;
@@ -382,12 +391,14 @@ impl RsdmaDev {
                 pages
                     .push_run(gfp | zone, plan.pages)
                     .map_err(|_| Failure::Contiguous { pages: plan.pages })?;
+                Ok((pages, 1))
             }
             Layout::Scattered {
                 min_order,
                 max_order,
             } => {
                 let mut walk = Gather::new(plan.pages, min_order, max_order);
+                let mut blocks = 0usize;
                 while let Some(step) = walk.next_step() {
                     let flags = if step.try_hard {
                         gfp
@@ -395,7 +406,10 @@ impl RsdmaDev {
                         gfp | bindings::RSDMA_GFP_NORETRY
                     };
                     match pages.push_run(flags, 1usize << step.order) {
-                        Ok(()) => walk.got(step.order),
+                        Ok(()) => {
+                            walk.got(step.order);
+                            blocks += 1;
+                        }
                         Err(_) => walk.refused(step.order),
                     }
                 }
@@ -405,9 +419,9 @@ impl RsdmaDev {
                         wanted: plan.pages,
                     });
                 }
+                Ok((pages, blocks))
             }
         }
-        Ok(pages)
     }
 
     /// Takes the device's access to the buffer at `dma` away for good
@@ -538,6 +552,7 @@ impl RsdmaDev {
         self.buffers
             .pages
             .fetch_sub(b.backing.page_count() as u64, Relaxed);
+        self.buffers.blocks.fetch_sub(b.blocks as u64, Relaxed);
         drop(b);
         true
     }

@@ -299,9 +299,11 @@ impl debugfs::Command for Installed<RsdmaDev> {
         );
         let _ = write!(
             out,
-            "coherent_buffers: {}\ncoherent_pages: {}\nalloc_failures: {}\ncache_maintenance: {}\n",
+            "coherent_buffers: {}\ncoherent_pages: {}\ncoherent_blocks: {}\nalloc_failures: {}\n\
+             cache_maintenance: {}\n",
             n(&d.buffers.live),
             n(&d.buffers.pages),
+            n(&d.buffers.blocks),
             n(&s.alloc_failures),
             n(&s.cache_maintenance),
         );

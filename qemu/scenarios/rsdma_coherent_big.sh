@@ -1,8 +1,19 @@
-# A 64 MiB coherent buffer on a fragmented 1 GiB guest: scattered pages at one IOVA range; edu writes and reads 32 random offsets, the kernel and a user mapping show the bytes, get_sgtable adds up; ALLOC_SINGLE_PAGES and FORCE_CONTIGUOUS give N entries and 1.
+# A 64 MiB coherent buffer on a fragmented 1 GiB guest: scattered pages at one IOVA range; edu writes and reads 32 random offsets, the kernel and a user mapping show the bytes, get_sgtable adds up; ALLOC_SINGLE_PAGES gives 256 single pages in N entries, FORCE_CONTIGUOUS one block in 1.
 need_iommu
 load_edu
 edu_run "dma_bits $EDU_DMA_BITS"
 edu_run attach
+
+# sg_entries RESULT, sg_bytes RESULT: the table coh_check reported.
+sg_entries() { echo "$1" | sed -n 's/.*sg_table \([0-9]*\) entries.*/\1/p'; }
+sg_bytes() { echo "$1" | sed -n 's/.*entries, \([0-9]*\) bytes.*/\1/p'; }
+
+# FORCE_CONTIGUOUS: one block of the page allocator, one entry.
+r=$(edu_run "coh_check 1M contig n=2") || fail "coh_check 1M contig"
+echo "$r"
+expect_stat coherent_blocks -eq 1
+[ "$(sg_entries "$r")" = 1 ] || fail "FORCE_CONTIGUOUS: $(sg_entries "$r") entries, expected 1"
+edu_run coh_release
 
 # Fragment the guest: all but 40 MiB of free memory is taken in blocks of
 # 16 pages, and part of each given back (8 pages, or a single page) where
@@ -15,9 +26,13 @@ free_mib=$(( $(sed -n 's/^MemFree: *\([0-9]*\) kB$/\1/p' /proc/meminfo) / 1024 )
 edu_run "fragment $((free_mib - 40))"
 grep -E '^(MemFree|MemTotal)' /proc/meminfo
 
-# sg_entries RESULT, sg_bytes RESULT: the table coh_check reported.
-sg_entries() { echo "$1" | sed -n 's/.*sg_table \([0-9]*\) entries.*/\1/p'; }
-sg_bytes() { echo "$1" | sed -n 's/.*entries, \([0-9]*\) bytes.*/\1/p'; }
+# ALLOC_SINGLE_PAGES: 256 blocks of one page; get_sgtable gives one entry
+# per run of them (single pages that happen to be adjacent are one run).
+r=$(edu_run "coh_check 1M single n=2") || fail "coh_check 1M single"
+echo "$r"
+expect_stat coherent_blocks -eq 256
+[ "$(sg_entries "$r")" -gt 1 ] || fail "ALLOC_SINGLE_PAGES: $(sg_entries "$r") entry"
+edu_run coh_release
 
 r=$(edu_run "coh_check 64M") || fail "coh_check 64M"
 echo "$r"
@@ -35,17 +50,10 @@ echo "$u" | grep -q "user mapping .*: MEM/NORMAL 16384, other 0, absent 0" ||
 	fail "the user mapping of a coherent device's buffer is not cacheable"
 expect_stat coherent_buffers -eq 1
 expect_stat coherent_pages -eq 16384
+echo "64 MiB: $(sed -n 's/^coherent_blocks: //p' $stats) blocks from the page allocator"
+expect_stat coherent_blocks -gt 16
 edu_run coh_release
 
-# On fragmented memory, single pages never touch: one entry each.
-r=$(edu_run "coh_check 1M single n=2") || fail "coh_check 1M single"
-echo "$r"
-[ "$(sg_entries "$r")" = 256 ] || fail "ALLOC_SINGLE_PAGES: $(sg_entries "$r") entries, expected 256"
-edu_run coh_release
-r=$(edu_run "coh_check 1M contig n=2") || fail "coh_check 1M contig"
-echo "$r"
-[ "$(sg_entries "$r")" = 1 ] || fail "FORCE_CONTIGUOUS: $(sg_entries "$r") entries, expected 1"
-edu_run coh_release
 # Beyond the page allocator's largest block: a clean failure, one warning.
 r=$(edu_run "coh_alloc 64M contig")
 echo "$r"
@@ -56,6 +64,7 @@ edu_run unfragment
 cat $stats
 expect_stat coherent_buffers -eq 0
 expect_stat coherent_pages -eq 0
+expect_stat coherent_blocks -eq 0
 echo flush >$stats
 expect_stat iova_pages_used -eq 0
 expect_stat live_mappings -eq 0

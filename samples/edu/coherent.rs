@@ -345,10 +345,12 @@ impl Edu {
             bindings::RSDMA_GFP_KERNEL | bindings::RSDMA_GFP_NORETRY | bindings::RSDMA_GFP_NOWARN;
         while held.len() + BLOCK <= pages && held.push_run(gfp, BLOCK).is_ok() {}
         let taken = held.len();
-        held.retain(|i| match ((i / BLOCK) % 2, i % BLOCK) {
-            (0, p) => p < BLOCK / 2,
-            (_, p) => p != 1,
-        });
+        // The 8-page halves first, the single pages last: those are what
+        // the CPU's list of free pages holds afterwards.
+        held.retain(|i| (i / BLOCK) % 2 == 1 || i % BLOCK < BLOCK / 2);
+        // Now each pair of blocks is 8 pages kept, then 16.
+        let pair = BLOCK / 2 + BLOCK;
+        held.retain(|i| i % pair != BLOCK / 2 + 1);
         let blocks = taken / BLOCK;
         *out = StackStr::from_fmt(format_args!(
             "fragment: {} MiB asked, {} pages taken, {} held; given back: {} blocks of 8 pages, {} single pages\n",
