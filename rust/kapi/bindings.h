@@ -37,6 +37,7 @@ const gfp_t RSDMA_GFP_ZERO = __GFP_ZERO;
 const gfp_t RSDMA_GFP_NOWARN = __GFP_NOWARN;
 const gfp_t RSDMA_GFP_DMA = GFP_DMA;
 const gfp_t RSDMA_GFP_NORETRY = __GFP_NORETRY;
+const gfp_t RSDMA_GFP_COMP = __GFP_COMP;
 const gfp_t RSDMA_GFP_DIRECT_RECLAIM = __GFP_DIRECT_RECLAIM;
 const unsigned int RSDMA_MAX_PAGE_ORDER = MAX_PAGE_ORDER;
 const size_t RSDMA_PAGE_SIZE = PAGE_SIZE;

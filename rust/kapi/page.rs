@@ -251,7 +251,8 @@ impl PageArray {
     }
 
     /// Adds `count` physically contiguous pages, carved from one block of
-    /// the smallest order that holds them, allocated with `gfp`; the pages
+    /// the smallest order that holds them, allocated with `gfp` (less
+    /// `__GFP_COMP`: the block is split into single pages); the pages
     /// of the block past `count` go straight back.  Room for `count` more
     /// pages must have been reserved ([`PageArray::with_capacity`]), so that
     /// adding never allocates.
@@ -266,14 +267,15 @@ impl PageArray {
         if order > MAX_ORDER {
             return Err(EINVAL);
         }
-        // SAFETY: any flags and an order up to MAX_PAGE_ORDER are valid.
-        let first = unsafe { bindings::rsdma_helper_alloc_pages(gfp, order) };
+        // SAFETY: any flags and an order up to MAX_PAGE_ORDER are valid;
+        // the block is never compound, so that it can be split.
+        let first =
+            unsafe { bindings::rsdma_helper_alloc_pages(gfp & !bindings::RSDMA_GFP_COMP, order) };
         if first.is_null() {
             return Err(ENOMEM);
         }
         if order > 0 {
-            // SAFETY: `first` heads a non-compound block of `order` we own
-            // (`__GFP_COMP` is never passed here: the DMA core strips it).
+            // SAFETY: `first` heads a non-compound block of `order` we own.
             unsafe { bindings::split_page(first, order) };
         }
         for i in 0..(1usize << order) {
