@@ -5,52 +5,16 @@
 //!
 //! Usage: mmapcheck [DEVICE]   (exit 0: match, 1: mismatch or error)
 
-use std::ffi::c_void;
 use std::fs::OpenOptions;
 use std::os::fd::AsRawFd;
+
+#[path = "lib/mmap.rs"]
+mod mmap;
+use mmap::Mapping;
 
 const LEN: usize = 8192;
 const PATTERN: usize = 2048;
 const COPY_AT: usize = 4096;
-
-const PROT_READ: i32 = 1;
-const MAP_SHARED: i32 = 1;
-
-extern "C" {
-    fn mmap(addr: *mut c_void, len: usize, prot: i32, flags: i32, fd: i32, off: i64)
-        -> *mut c_void;
-    fn munmap(addr: *mut c_void, len: usize) -> i32;
-}
-
-/// A read-only shared mapping of a file, unmapped on drop.
-struct Mapping {
-    ptr: *mut c_void,
-    len: usize,
-}
-
-impl Mapping {
-    fn new(fd: i32, len: usize) -> std::io::Result<Self> {
-        // SAFETY: a fresh mapping chosen by the kernel; no Rust object
-        // aliases it.
-        let ptr = unsafe { mmap(std::ptr::null_mut(), len, PROT_READ, MAP_SHARED, fd, 0) };
-        if ptr as isize == -1 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(Self { ptr, len })
-    }
-
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: `ptr` maps `len` readable bytes for the life of `self`.
-        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
-    }
-}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` came from a successful mmap.
-        unsafe { munmap(self.ptr, self.len) };
-    }
-}
 
 fn main() {
     let path = std::env::args()
@@ -63,7 +27,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let map = match Mapping::new(file.as_raw_fd(), LEN) {
+    let map = match Mapping::new(file.as_raw_fd(), LEN, 0) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("mmapcheck: mmap {path}: {e}");
@@ -84,7 +48,7 @@ fn main() {
         }
     }
     // The mapping must not reach past the buffer.
-    if Mapping::new(file.as_raw_fd(), 2 * LEN).is_ok() {
+    if Mapping::new(file.as_raw_fd(), 2 * LEN, 0).is_ok() {
         eprintln!("mmapcheck: a mapping larger than the buffer was accepted");
         std::process::exit(1);
     }

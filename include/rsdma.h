@@ -34,6 +34,14 @@ struct device;
  * untrusted (external ports) are treated so without this flag.
  */
 #define RSDMA_ATTACH_UNTRUSTED		(1U << 2)
+/*
+ * Treat the device as not snooping the CPU caches even if firmware says it
+ * does (a device whose DMA bypasses the coherent interconnect): rsdma then
+ * does cache maintenance on every ownership transfer, maps its IOMMU
+ * mappings without IOMMU_CACHE, and gives coherent buffers uncached (or
+ * write-combined) CPU mappings.
+ */
+#define RSDMA_ATTACH_NONCOHERENT	(1U << 3)
 
 struct rsdma_config {
 	__u32 flags;		/* RSDMA_ATTACH_* */

@@ -36,7 +36,8 @@ pub unsafe extern "C" fn rsdma_attach(
     };
     let known = bindings::RSDMA_ATTACH_LAZY
         | bindings::RSDMA_ATTACH_NO_TRACKER
-        | bindings::RSDMA_ATTACH_UNTRUSTED;
+        | bindings::RSDMA_ATTACH_UNTRUSTED
+        | bindings::RSDMA_ATTACH_NONCOHERENT;
     if flags & !known != 0 {
         crate::dev_err!(dev, "rsdma: unknown attach flags {:#x}", flags & !known);
         return EINVAL.to_errno();
@@ -46,6 +47,7 @@ pub unsafe extern "C" fn rsdma_attach(
         flush_ms,
         tracker: flags & bindings::RSDMA_ATTACH_NO_TRACKER == 0 && crate::tracker_default(),
         untrusted: flags & bindings::RSDMA_ATTACH_UNTRUSTED != 0,
+        noncoherent: flags & bindings::RSDMA_ATTACH_NONCOHERENT != 0,
     };
     match attach::attach(dev, cfg) {
         Ok(()) => 0,

@@ -31,6 +31,9 @@ pub struct Config {
     /// Bounce mappings that do not fill whole IOMMU granules (also when
     /// the bus marks the device untrusted).
     pub untrusted: bool,
+    /// Treat the device as not snooping the CPU caches, whatever firmware
+    /// says.
+    pub noncoherent: bool,
 }
 
 impl devres::Release for Installed<RsdmaDev> {
@@ -73,7 +76,7 @@ fn check(dev: &Device) -> Result<bool> {
 pub fn attach(dev: &Device, cfg: Config) -> Result {
     let has_iommu = check(dev)?;
     let untrusted = cfg.untrusted || dev.is_untrusted();
-    let coherent = dev.is_dma_coherent();
+    let coherent = dev.is_dma_coherent() && !cfg.noncoherent;
     let iommu = if has_iommu {
         let init = Iommu::new(dev, cfg.lazy, cfg.flush_ms, !cfg.tracker)?;
         Some(KBox::pin_init(init, GFP_KERNEL)?)

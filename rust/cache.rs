@@ -4,6 +4,7 @@
 //! out what rsdma-core's table (`core/src/cache.rs`) decides for each
 //! ownership transfer.
 
+use crate::debug::Stats;
 use crate::dev::RsdmaDev;
 use crate::kapi::cache;
 use crate::rsdma_core::cache::{for_cpu, for_device, CacheOp};
@@ -12,12 +13,18 @@ use crate::rsdma_core::dma::Direction;
 impl RsdmaDev {
     /// Before the device accesses `len` bytes at `phys`.
     pub(crate) fn sync_for_device_phys(&self, phys: u64, len: usize, dir: Direction) {
-        to_device(self.coherent, phys, len, dir);
+        if let Some(op) = for_device(self.coherent, dir) {
+            run(op, phys, len);
+            Stats::count(&self.debug.stats.cache_maintenance);
+        }
     }
 
     /// Before the CPU reads what the device wrote to `len` bytes at `phys`.
     pub(crate) fn sync_for_cpu_phys(&self, phys: u64, len: usize, dir: Direction) {
-        to_cpu(self.coherent, phys, len, dir);
+        if let Some(op) = for_cpu(self.coherent, dir) {
+            run(op, phys, len);
+            Stats::count(&self.debug.stats.cache_maintenance);
+        }
     }
 }
 

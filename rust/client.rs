@@ -20,6 +20,8 @@ pub struct Config {
     pub no_tracker: bool,
     /// Bounce mappings that do not fill whole IOMMU granules.
     pub untrusted: bool,
+    /// Treat the device as not snooping the CPU caches.
+    pub noncoherent: bool,
 }
 
 /// Attaches `dev` to rsdma (`rsdma_attach`).
@@ -33,6 +35,9 @@ pub fn attach(dev: &Device, cfg: &Config) -> Result {
     }
     if cfg.untrusted {
         flags |= bindings::RSDMA_ATTACH_UNTRUSTED;
+    }
+    if cfg.noncoherent {
+        flags |= bindings::RSDMA_ATTACH_NONCOHERENT;
     }
     let c = bindings::rsdma_config {
         flags,

@@ -52,6 +52,10 @@ pub(crate) struct Stats {
     /// Mappings that went direct, and that were bounced.
     pub(crate) direct_maps: AtomicU64,
     pub(crate) bounce_maps: AtomicU64,
+    /// Buffer allocations that failed.
+    pub(crate) alloc_failures: AtomicU64,
+    /// Cache maintenance operations carried out (non-coherent devices).
+    pub(crate) cache_maintenance: AtomicU64,
 }
 
 impl Stats {
@@ -439,6 +443,16 @@ impl debugfs::Command for Installed<RsdmaDev> {
             b.as_ref().map_or(0, |b| b.used),
             b.as_ref().map_or(0, |b| b.high_water),
             b.as_ref().map_or(0, |b| b.failures),
+        );
+        let _ = write!(
+            out,
+            "coherent_buffers: {}\ncoherent_pages: {}\ncoherent_blocks: {}\nalloc_failures: {}\n\
+             cache_maintenance: {}\n",
+            n(&d.buffers.live),
+            n(&d.buffers.pages),
+            n(&d.buffers.blocks),
+            n(&s.alloc_failures),
+            n(&s.cache_maintenance),
         );
     }
 }

@@ -5,18 +5,19 @@
 //! (`route.rs`, with the cache maintenance the route needs), then the
 //! bookkeeping (counters, tracker).
 
+use crate::coherent::BufferRequest;
 use crate::debug::Stats;
 use crate::dev::RsdmaDev;
 use crate::kapi::device::Device;
 use crate::kapi::dma_ops::{Coherent, Lent, Operations, SgTableOut, Vma, DMA_MAPPING_ERROR};
 use crate::kapi::iommu::Prot;
-use crate::kapi::page::PAGE_SIZE;
 use crate::kapi::scatterlist::SgList;
 use crate::route::{prot_for, Owner};
 use crate::rsdma_core::dma::{Attrs, Direction};
+use crate::rsdma_core::pages::Purpose;
 use crate::rsdma_core::sg::SgLimits;
 use crate::rsdma_core::tracker::{MapKind, Mapping};
-use crate::{bounce, dev_err, dev_warn};
+use crate::{bounce, dev_err};
 use kernel::prelude::*;
 
 /// The sum of the lengths of `sg`'s entries.
@@ -311,26 +312,13 @@ impl Operations for RsdmaDev {
         if let Some(c) = self.alloc_declared(size, attrs)? {
             return Ok(c);
         }
-        let prot = prot_for(Direction::Bidirectional, self.coherent, attrs);
-        let b = self.alloc_buffer(size, gfp, prot).inspect_err(|e| {
-            if !attrs.contains(Attrs::NO_WARN) {
-                dev_warn!(
-                    self.dev,
-                    "rsdma: coherent allocation of {} bytes failed: {:?}",
-                    size,
-                    e
-                );
-            }
+        let b = self.alloc_buffer(&BufferRequest {
+            size,
+            gfp,
+            attrs,
+            purpose: Purpose::Coherent,
+            prot: prot_for(Direction::Bidirectional, self.coherent, attrs),
         })?;
-        if !self.coherent {
-            // No dirty line may be written back over what the device puts
-            // in the buffer later.
-            crate::cache::run(
-                crate::rsdma_core::cache::CacheOp::CleanInvalidate,
-                b.phys,
-                b.mapped,
-            );
-        }
         Stats::count(&self.debug.stats.allocs);
         let m = self.coherent_record(b.dma, size, b.cpu, attrs);
         self.debug.mapped(&self.dev, m);
@@ -363,23 +351,7 @@ impl Operations for RsdmaDev {
         if let Some(r) = self.mmap_declared(vma, cpu, dma, size) {
             return r;
         }
-        let (phys, bsize) = self.buffer(dma, cpu)?;
-        let off = vma.pgoff().checked_mul(PAGE_SIZE).ok_or(EINVAL)?;
-        let buf_len = size
-            .min(bsize)
-            .checked_next_multiple_of(PAGE_SIZE)
-            .ok_or(EINVAL)?;
-        if off.checked_add(vma.len()).map_or(true, |end| end > buf_len) {
-            dev_err!(
-                self.dev,
-                "rsdma: mmap of {} bytes at offset {} exceeds the {}-byte buffer",
-                vma.len(),
-                off,
-                buf_len
-            );
-            return Err(EINVAL);
-        }
-        vma.remap_phys(phys + off as u64)
+        self.mmap_buffer(vma, cpu, dma, size)
     }
 
     fn get_sgtable(
@@ -394,11 +366,7 @@ impl Operations for RsdmaDev {
         if let Some(r) = self.sgtable_declared(dma) {
             return r;
         }
-        let (phys, bsize) = self.buffer(dma, cpu)?;
-        if size > bsize {
-            return Err(EINVAL);
-        }
-        sgt.set_single(phys, size)
+        self.buffer_sgtable(sgt, cpu, dma, size)
     }
 
     fn alloc_pages(
@@ -408,13 +376,27 @@ impl Operations for RsdmaDev {
         dir: Direction,
         gfp: u32,
     ) -> Result<(u64, u64)> {
-        let prot = prot_for(dir, self.coherent, Attrs::empty());
-        let b = self.alloc_buffer(size, gfp, prot)?;
+        let b = self.alloc_buffer(&BufferRequest {
+            size,
+            gfp,
+            attrs: Attrs::empty(),
+            purpose: Purpose::Pages,
+            prot: prot_for(dir, self.coherent, Attrs::empty()),
+        })?;
         Stats::count(&self.debug.stats.allocs);
+        // Tracked as a streaming mapping, which the driver syncs.
+        let m = self
+            .debug
+            .record(b.dma, size as u64, MapKind::Page, dir, Attrs::empty(), 0);
+        self.debug.mapped(&self.dev, m);
         Ok((b.phys, b.dma))
     }
 
-    fn free_pages(&self, _dev: &Device, size: usize, _phys: u64, dma: u64, _dir: Direction) {
+    fn free_pages(&self, _dev: &Device, size: usize, _phys: u64, dma: u64, dir: Direction) {
+        let m = self
+            .debug
+            .record(dma, size as u64, MapKind::Page, dir, Attrs::empty(), 0);
+        self.debug.unmapped(&self.dev, m);
         if self.free_buffer(size, None, dma, "free_pages") {
             Stats::count(&self.debug.stats.frees);
         }

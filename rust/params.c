@@ -23,6 +23,11 @@ module_param(dmabuf_max_kib, uint, 0644);
 MODULE_PARM_DESC(dmabuf_max_kib,
 		 "KiB a buffer from /dev/rsdma may hold at most (default 64 MiB)");
 
+static unsigned int coherent_max_mib = 256;
+module_param(coherent_max_mib, uint, 0644);
+MODULE_PARM_DESC(coherent_max_mib,
+		 "MiB one coherent or page allocation may take (1 to 65536)");
+
 unsigned int rsdma_param_bounce_kib(void)
 {
 	return READ_ONCE(bounce_kib);
@@ -36,4 +41,9 @@ unsigned int rsdma_param_bounce_max_pools(void)
 unsigned int rsdma_param_dmabuf_max_kib(void)
 {
 	return READ_ONCE(dmabuf_max_kib);
+}
+
+unsigned int rsdma_param_coherent_max_mib(void)
+{
+	return READ_ONCE(coherent_max_mib);
 }

@@ -6,5 +6,6 @@
 unsigned int rsdma_param_bounce_kib(void);
 unsigned int rsdma_param_bounce_max_pools(void);
 unsigned int rsdma_param_dmabuf_max_kib(void);
+unsigned int rsdma_param_coherent_max_mib(void);
 
 #endif

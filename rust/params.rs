@@ -9,6 +9,8 @@ use crate::kapi::bindings;
 const MAX_POOL_KIB: u32 = 4096;
 /// Most pools a device may have.
 const MAX_POOLS: u32 = 64;
+/// The largest bound on one allocation, in MiB.
+const MAX_COHERENT_MIB: u32 = 65536;
 
 /// Bytes of bounce pools a device gets at attach (`bounce_kib`), at
 /// least 64 KiB, at most [`MAX_POOL_KIB`].
@@ -31,4 +33,12 @@ pub(crate) fn dmabuf_max_bytes() -> u64 {
     // SAFETY: as above.
     let kib = unsafe { bindings::rsdma_param_dmabuf_max_kib() };
     u64::from(kib) << 10
+}
+
+/// The most bytes one coherent or page allocation may take
+/// (`coherent_max_mib`, which may change at any time), at least 1 MiB.
+pub(crate) fn coherent_max_bytes() -> u64 {
+    // SAFETY: as above; the value is read once.
+    let mib = unsafe { bindings::rsdma_param_coherent_max_mib() };
+    u64::from(mib.clamp(1, MAX_COHERENT_MIB)) << 20
 }

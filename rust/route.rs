@@ -35,7 +35,7 @@ pub(crate) enum Found {
 
 impl RsdmaDev {
     /// What the route table needs to know about the device.
-    fn facts(&self) -> DeviceFacts {
+    pub(crate) fn facts(&self) -> DeviceFacts {
         DeviceFacts {
             iommu: self.iommu.is_some(),
             untrusted: self.untrusted,

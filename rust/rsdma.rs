@@ -68,6 +68,7 @@ pub mod rsdma_core {
     pub mod declared;
     pub mod dma;
     pub mod iova;
+    pub mod pages;
     pub mod route;
     pub mod sg;
     pub mod span;

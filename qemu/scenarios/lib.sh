@@ -170,3 +170,19 @@ edu_refused() {
 		fail "edu command '$1' was accepted"
 	echo "$out" | grep -q "$2" || fail "edu command '$1': '$out', expected '$2'"
 }
+
+# load_edu [PARAM=VALUE...]: loads rsdma (with those module parameters) and
+# the edu sample; sets dev, run and stats to the edu device, its run file
+# and its rsdma stats file.
+load_edu() {
+	insmod /lib/modules/rsdma.ko "$@" || fail "insmod rsdma.ko $*"
+	insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
+	dev=$(edu_dev) || fail "no edu device"
+	run=/sys/kernel/debug/rsdma_edu/$dev/run
+	stats=/sys/kernel/debug/rsdma/$dev/stats
+}
+
+# hex_field NAME TEXT: the hex number after NAME in TEXT ("seed 0x1f" -> 0x1f).
+hex_field() {
+	echo "$2" | sed -n "s/.*$1 \\(0x[0-9a-f]*\\).*/\\1/p"
+}

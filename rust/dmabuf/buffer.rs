@@ -11,7 +11,7 @@ use crate::kapi::dma_buf::Exporter;
 use crate::kapi::dma_ops::Vma;
 use crate::kapi::dma_shared::{Direction, Handout, SyncTo};
 use crate::kapi::page::{PageRuns, Pages, PAGE_SIZE};
-use crate::kapi::vmalloc::Vmap;
+use crate::kapi::vmalloc::RunsVmap;
 use crate::rsdma_core::cache::CacheOp;
 use crate::rsdma_core::cpu_access::{Access, AccessError, CpuAccess};
 use crate::rsdma_core::uapi::{check_mmap, BufferSpec};
@@ -44,7 +44,7 @@ pub(crate) struct Buffer {
     importers: Mutex<KVec<Option<Arc<Importer>>>>,
     /// The kernel mapping and how many `vmap`s share it.
     #[pin]
-    vmap: Mutex<Option<(Vmap, u32)>>,
+    vmap: Mutex<Option<(RunsVmap, u32)>>,
 }
 
 impl Buffer {
@@ -215,7 +215,7 @@ impl Exporter for Buffer {
             *n = n.checked_add(1).ok_or(EBUSY)?;
             return NonNull::new(m.addr()).ok_or(EINVAL);
         }
-        let m = Vmap::new(self.runs.clone(), self.spec.write_combine)
+        let m = RunsVmap::new(self.runs.clone(), self.spec.write_combine)
             .inspect_err(|e| dev_err!(self.dev, "rsdma: vmap of dma-buf {}: {:?}", self.id, e))?;
         let addr = NonNull::new(m.addr()).ok_or(EINVAL)?;
         *v = Some((m, 1));

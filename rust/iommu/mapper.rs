@@ -76,6 +76,52 @@ impl Iommu {
         Ok(iova + off)
     }
 
+    /// Maps a buffer of `len` bytes made of the physically contiguous
+    /// `runs` (physical address, length; whole granules, in buffer order)
+    /// at one fresh IOVA range under `mask`; returns the IOVA.  On failure
+    /// nothing stays mapped, and the caller reports it (allocations warn
+    /// once, or not at all).
+    pub(crate) fn map_runs(
+        &self,
+        runs: impl Iterator<Item = (u64, u64)>,
+        len: usize,
+        prot: Prot,
+        mask: u64,
+    ) -> Result<u64> {
+        let g = self.granule();
+        if len == 0 || len as u64 % g != 0 {
+            return Err(EINVAL);
+        }
+        let granules = (len >> self.shift) as u64;
+        let iova = self.alloc_iova(granules, mask)?;
+        let mut off = 0u64;
+        let mut r = Ok(());
+        for (phys, l) in runs {
+            let fits = off.checked_add(l).is_some_and(|end| end <= len as u64);
+            if !fits || l == 0 || (phys | l) & (g - 1) != 0 {
+                r = Err(EINVAL);
+                break;
+            }
+            r = self.domain.map(iova + off, phys, l as usize, prot);
+            if r.is_err() {
+                break;
+            }
+            off += l;
+        }
+        if r.is_ok() && off != len as u64 {
+            r = Err(EINVAL);
+        }
+        if let Err(e) = r {
+            if off != 0 {
+                self.domain.unmap(iova, off as usize);
+            }
+            self.space.free(iova, granules);
+            self.map_failures.fetch_add(1, Relaxed);
+            return Err(e);
+        }
+        Ok(iova)
+    }
+
     /// Unmaps what [`Iommu::map_range`] mapped for `size` bytes at `addr`.
     pub(crate) fn unmap_range(&self, addr: u64, size: usize) {
         let g = self.granule();

@@ -44,6 +44,10 @@ const gfp_t RSDMA_GFP_DMA32 = GFP_DMA32;
 const gfp_t RSDMA_GFP_ZERO = __GFP_ZERO;
 const gfp_t RSDMA_GFP_NOWARN = __GFP_NOWARN;
 const gfp_t RSDMA_GFP_DMA = GFP_DMA;
+const gfp_t RSDMA_GFP_NORETRY = __GFP_NORETRY;
+const gfp_t RSDMA_GFP_COMP = __GFP_COMP;
+const gfp_t RSDMA_GFP_DIRECT_RECLAIM = __GFP_DIRECT_RECLAIM;
+const unsigned int RSDMA_MAX_PAGE_ORDER = MAX_PAGE_ORDER;
 const size_t RSDMA_PAGE_SIZE = PAGE_SIZE;
 const unsigned int RSDMA_PAGE_SHIFT = PAGE_SHIFT;
 const int RSDMA_IOMMU_READ = IOMMU_READ;
@@ -57,6 +61,12 @@ const int RSDMA_IOMMU_PRIV = IOMMU_PRIV;
  */
 const u64 RSDMA_DMA_MAPPING_ERROR_HI = (u64)DMA_MAPPING_ERROR >> 32;
 const u64 RSDMA_DMA_MAPPING_ERROR_LO = (u64)DMA_MAPPING_ERROR & 0xffffffffULL;
+/* arm64 memory types (MAIR indexes), as a PTE names them. */
+const unsigned int RSDMA_MT_NORMAL = MT_NORMAL;
+const unsigned int RSDMA_MT_NORMAL_TAGGED = MT_NORMAL_TAGGED;
+const unsigned int RSDMA_MT_NORMAL_NC = MT_NORMAL_NC;
+const unsigned int RSDMA_MT_DEVICE_nGnRnE = MT_DEVICE_nGnRnE;
+const unsigned int RSDMA_MT_DEVICE_nGnRE = MT_DEVICE_nGnRE;
 const unsigned long RSDMA_DMA_ATTR_WEAK_ORDERING = DMA_ATTR_WEAK_ORDERING;
 const unsigned long RSDMA_DMA_ATTR_WRITE_COMBINE = DMA_ATTR_WRITE_COMBINE;
 const unsigned long RSDMA_DMA_ATTR_NO_KERNEL_MAPPING = DMA_ATTR_NO_KERNEL_MAPPING;

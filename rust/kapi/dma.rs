@@ -101,31 +101,13 @@ impl Mapping {
 
     /// Gives `len` bytes at `offset` to the CPU (`dma_sync_single_range_for_cpu`).
     pub fn sync_range_for_cpu(&self, offset: usize, len: usize) -> Result {
-        let addr = self.range(offset, len)?;
-        // SAFETY: `addr..addr+len` lies inside our live mapping.
-        unsafe {
-            bindings::__dma_sync_single_for_cpu(self.dev.as_raw(), addr, len, self.dir.as_raw())
-        };
-        Ok(())
+        sync_single(&self.dev, self.addr, self.len, offset, len, self.dir, true)
     }
 
     /// Gives `len` bytes at `offset` back to the device
     /// (`dma_sync_single_range_for_device`).
     pub fn sync_range_for_device(&self, offset: usize, len: usize) -> Result {
-        let addr = self.range(offset, len)?;
-        // SAFETY: as in `sync_range_for_cpu`.
-        unsafe {
-            bindings::__dma_sync_single_for_device(self.dev.as_raw(), addr, len, self.dir.as_raw())
-        };
-        Ok(())
-    }
-
-    fn range(&self, offset: usize, len: usize) -> Result<u64> {
-        let end = offset.checked_add(len).ok_or(EINVAL)?;
-        if len == 0 || end > self.len {
-            return Err(EINVAL);
-        }
-        Ok(self.addr + offset as u64)
+        sync_single(&self.dev, self.addr, self.len, offset, len, self.dir, false)
     }
 
     /// Lends the mapped bytes to the CPU: syncs for the CPU, runs `f`, and
@@ -180,6 +162,35 @@ impl Drop for Mapping {
         self.do_unmap();
         self.pages = None;
     }
+}
+
+/// Hands `len` bytes at `offset` of the live streaming allocation or
+/// mapping of `size` bytes at `addr` (in direction `dir`) to the CPU
+/// (`for_cpu`) or back to the device; `EINVAL` for a range outside it.
+fn sync_single(
+    dev: &Device,
+    addr: u64,
+    size: usize,
+    offset: usize,
+    len: usize,
+    dir: Direction,
+    for_cpu: bool,
+) -> Result {
+    let end = offset.checked_add(len).ok_or(EINVAL)?;
+    if len == 0 || end > size {
+        return Err(EINVAL);
+    }
+    let at = addr + offset as u64;
+    // SAFETY: the caller's mapping of `addr..addr + size` is live, and
+    // `at..at + len` lies inside it.
+    unsafe {
+        if for_cpu {
+            bindings::__dma_sync_single_for_cpu(dev.as_raw(), at, len, dir.as_raw())
+        } else {
+            bindings::__dma_sync_single_for_device(dev.as_raw(), at, len, dir.as_raw())
+        }
+    };
+    Ok(())
 }
 
 /// A coherent buffer (`dma_alloc_attrs`), shared by CPU and device.
@@ -240,15 +251,34 @@ impl Coherent {
         false
     }
 
-    /// Copies `out.len()` bytes at `offset` out of the buffer.
-    pub fn read(&self, offset: usize, out: &mut [u8]) -> Result {
-        let end = offset.checked_add(out.len()).ok_or(EINVAL)?;
-        if end > self.len {
+    /// What the allocation returned for the CPU: the kernel address of the
+    /// buffer, or a cookie with `DMA_ATTR_NO_KERNEL_MAPPING`.
+    pub fn cpu_addr(&self) -> usize {
+        self.cpu as usize
+    }
+
+    /// Whether the kernel can reach the buffer (it was allocated without
+    /// `DMA_ATTR_NO_KERNEL_MAPPING`).
+    pub fn has_kernel_mapping(&self) -> bool {
+        self.attrs & bindings::RSDMA_DMA_ATTR_NO_KERNEL_MAPPING == 0
+    }
+
+    /// Checks that `len` bytes at `offset` lie in the buffer and that the
+    /// kernel can reach them.
+    fn check_cpu_range(&self, offset: usize, len: usize) -> Result {
+        let end = offset.checked_add(len).ok_or(EINVAL)?;
+        if end > self.len || !self.has_kernel_mapping() {
             return Err(EINVAL);
         }
+        Ok(())
+    }
+
+    /// Copies `out.len()` bytes at `offset` out of the buffer.
+    pub fn read(&self, offset: usize, out: &mut [u8]) -> Result {
+        self.check_cpu_range(offset, out.len())?;
         for (i, b) in out.iter_mut().enumerate() {
-            // SAFETY: `offset + i < len`; volatile because the device may
-            // write the buffer at any time.
+            // SAFETY: `offset + i < len` in a buffer the kernel maps (both
+            // checked); volatile because the device may write it any time.
             *b = unsafe { self.cpu.add(offset + i).read_volatile() };
         }
         Ok(())
@@ -256,12 +286,9 @@ impl Coherent {
 
     /// Copies `data` into the buffer at `offset`.
     pub fn write(&self, offset: usize, data: &[u8]) -> Result {
-        let end = offset.checked_add(data.len()).ok_or(EINVAL)?;
-        if end > self.len {
-            return Err(EINVAL);
-        }
+        self.check_cpu_range(offset, data.len())?;
         for (i, b) in data.iter().enumerate() {
-            // SAFETY: `offset + i < len`; volatile as in `read`.
+            // SAFETY: as in `read`.
             unsafe { self.cpu.add(offset + i).write_volatile(*b) };
         }
         Ok(())
@@ -456,7 +483,212 @@ impl Coherent {
         let io = unsafe { super::io::Mmio::new(self.cpu.cast(), self.len) };
         f(&io)
     }
+
+    /// The buffer's pages as a scatter-gather table
+    /// (`dma_get_sgtable_attrs`).
+    pub fn sg_table(&self) -> Result<CoherentSgTable<'_>> {
+        let mut table = bindings::sg_table::default();
+        // SAFETY: the device and the allocation are live; `table` is empty
+        // and valid for writes.
+        kernel::error::to_result(unsafe {
+            bindings::dma_get_sgtable_attrs(
+                self.dev.as_raw(),
+                &mut table,
+                self.cpu.cast(),
+                self.addr,
+                self.len,
+                self.attrs as _,
+            )
+        })?;
+        // INVARIANT: filled above.
+        Ok(CoherentSgTable {
+            table,
+            _buf: core::marker::PhantomData,
+        })
+    }
 }
+
+/// The scatter-gather table of a coherent buffer: entries that describe the
+/// buffer's pages, which the buffer keeps.  Freed on drop.
+///
+/// # Invariants
+///
+/// `table` was filled by `dma_get_sgtable_attrs` for a buffer that lives
+/// for `'a`.
+pub struct CoherentSgTable<'a> {
+    table: bindings::sg_table,
+    _buf: core::marker::PhantomData<&'a Coherent>,
+}
+
+impl CoherentSgTable<'_> {
+    /// The entries.
+    pub fn entries(&self) -> super::scatterlist::SgList<'_> {
+        // SAFETY: the table holds `orig_nents` live entries, borrowed with
+        // `self`.
+        unsafe {
+            super::scatterlist::SgList::from_raw(self.table.sgl, self.table.orig_nents as usize)
+        }
+    }
+
+    /// Reads `out.len()` bytes at `offset` of the buffer through the
+    /// kernel's linear map of the pages the entries name.  Shows what the
+    /// table describes; for a device that does not snoop the caches the
+    /// linear map is a cacheable view of uncached memory and may be stale.
+    pub fn read_linear(&self, offset: usize, out: &mut [u8]) -> Result {
+        let mut base = 0usize;
+        let mut done = 0usize;
+        for e in self.entries().iter() {
+            let len = e.length() as usize;
+            let end = base.checked_add(len).ok_or(EINVAL)?;
+            while done < out.len() {
+                let at = offset.checked_add(done).ok_or(EINVAL)?;
+                if at < base || at >= end {
+                    break;
+                }
+                let n = (end - at).min(out.len() - done);
+                // SAFETY: the entry names `len` bytes of the buffer's pages,
+                // live for the table's borrow, in the linear map; `at - base
+                // + n <= len`.  Volatile: a device may write them any time.
+                unsafe {
+                    let p = bindings::rsdma_helper_phys_to_virt(e.phys()).cast::<u8>();
+                    for (i, b) in out[done..done + n].iter_mut().enumerate() {
+                        *b = p.add(at - base + i).read_volatile();
+                    }
+                }
+                done += n;
+            }
+            base = end;
+        }
+        if done == out.len() {
+            Ok(())
+        } else {
+            Err(EINVAL)
+        }
+    }
+}
+
+impl Drop for CoherentSgTable<'_> {
+    fn drop(&mut self) {
+        // SAFETY: filled by `dma_get_sgtable_attrs` (type invariant).
+        unsafe { bindings::sg_free_table(&mut self.table) };
+    }
+}
+
+/// Pages for DMA the driver keeps coherent itself (`dma_alloc_pages`,
+/// which `dma_alloc_noncoherent` wraps): the CPU reaches them through the
+/// linear map, and ownership moves with [`NonCoherent::sync_for_cpu`] and
+/// [`NonCoherent::sync_for_device`].
+///
+/// # Invariants
+///
+/// `page` heads a live allocation of `len` bytes for `dev` in direction
+/// `dir`, at device address `addr` and kernel address `virt`.
+pub struct NonCoherent {
+    dev: ARef<Device>,
+    page: *mut bindings::page,
+    virt: *mut u8,
+    addr: u64,
+    len: usize,
+    dir: Direction,
+}
+
+impl NonCoherent {
+    /// Allocates `len` zeroed bytes for transfers in `dir`.
+    pub fn new(dev: &Device, len: usize, dir: Direction) -> Result<Self> {
+        if len == 0 {
+            return Err(EINVAL);
+        }
+        let mut addr = 0;
+        // SAFETY: the device is live; `addr` is valid for writes.
+        let page = unsafe {
+            bindings::dma_alloc_pages(
+                dev.as_raw(),
+                len,
+                &mut addr,
+                dir.as_raw(),
+                bindings::RSDMA_GFP_KERNEL,
+            )
+        };
+        if page.is_null() {
+            return Err(ENOMEM);
+        }
+        // SAFETY: the DMA API returns lowmem pages, in the linear map.
+        let virt = unsafe { bindings::rsdma_helper_page_address(page) }.cast::<u8>();
+        // INVARIANT: allocated above.
+        Ok(Self {
+            dev: dev.get(),
+            page,
+            virt,
+            addr,
+            len,
+            dir,
+        })
+    }
+
+    /// The device's address of the pages.
+    pub fn dma_addr(&self) -> u64 {
+        self.addr
+    }
+
+    /// Checks that `len` bytes at `offset` lie in the pages.
+    fn check_range(&self, offset: usize, len: usize) -> Result {
+        match offset.checked_add(len) {
+            Some(end) if len != 0 && end <= self.len => Ok(()),
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// Gives `len` bytes at `offset` to the CPU (`dma_sync_single_for_cpu`).
+    pub fn sync_for_cpu(&self, offset: usize, len: usize) -> Result {
+        sync_single(&self.dev, self.addr, self.len, offset, len, self.dir, true)
+    }
+
+    /// Gives `len` bytes at `offset` to the device.
+    pub fn sync_for_device(&self, offset: usize, len: usize) -> Result {
+        sync_single(&self.dev, self.addr, self.len, offset, len, self.dir, false)
+    }
+
+    /// Copies `data` into the pages at `offset` (the CPU must own them).
+    pub fn write(&self, offset: usize, data: &[u8]) -> Result {
+        self.check_range(offset, data.len())?;
+        for (i, b) in data.iter().enumerate() {
+            // SAFETY: inside the allocation (checked); volatile, as a device
+            // may access the pages.
+            unsafe { self.virt.add(offset + i).write_volatile(*b) };
+        }
+        Ok(())
+    }
+
+    /// Copies bytes at `offset` out of the pages (the CPU must own them).
+    pub fn read(&self, offset: usize, out: &mut [u8]) -> Result {
+        self.check_range(offset, out.len())?;
+        for (i, b) in out.iter_mut().enumerate() {
+            // SAFETY: as in `write`.
+            *b = unsafe { self.virt.add(offset + i).read_volatile() };
+        }
+        Ok(())
+    }
+}
+
+impl Drop for NonCoherent {
+    fn drop(&mut self) {
+        // SAFETY: allocated by us with these arguments (type invariant).
+        unsafe {
+            bindings::dma_free_pages(
+                self.dev.as_raw(),
+                self.len,
+                self.page,
+                self.addr,
+                self.dir.as_raw(),
+            )
+        };
+    }
+}
+
+// SAFETY: DMA pages may be used and freed from any thread.
+unsafe impl Send for NonCoherent {}
+// SAFETY: access goes through volatile byte copies.
+unsafe impl Sync for NonCoherent {}
 
 /// A buffer the DMA API handed to a device: where the device reaches it.
 pub trait DmaBuffer {

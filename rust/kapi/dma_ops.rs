@@ -247,6 +247,43 @@ impl SgTableOut {
         }
         Ok(())
     }
+
+    /// Fills the table with one entry per item of `runs`: `len` bytes of
+    /// the physically contiguous memory at `phys` (page aligned), which
+    /// the caller owns.  Fails with `EINVAL` for no run or a run of
+    /// `u32::MAX` bytes or more.
+    pub fn set_runs<I>(&self, runs: I) -> Result
+    where
+        I: Iterator<Item = (u64, u64)> + Clone,
+    {
+        let n = u32::try_from(runs.clone().count()).map_err(|_| EINVAL)?;
+        if n == 0
+            || runs
+                .clone()
+                .any(|(_, len)| len == 0 || len >= u64::from(u32::MAX))
+        {
+            return Err(EINVAL);
+        }
+        let t = self.0.get();
+        // SAFETY: the table is live for the op and empty.
+        kernel::error::to_result(unsafe {
+            bindings::sg_alloc_table(t, n, bindings::RSDMA_GFP_KERNEL)
+        })?;
+        // SAFETY: the table now holds `n` entries (chained as needed).
+        let mut sg = unsafe { (*t).sgl };
+        for (i, (phys, len)) in runs.take(n as usize).enumerate() {
+            // SAFETY: `sg` is entry `i` of the `n` just allocated; `phys`
+            // is memory the caller owns; the length was checked above.
+            unsafe {
+                let page = bindings::rsdma_helper_phys_to_page(phys);
+                bindings::rsdma_helper_sg_set_page(sg, page, len as u32, 0);
+                if i + 1 < n as usize {
+                    sg = bindings::rsdma_helper_sg_next(sg);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A coherent allocation handed out by `alloc`: its kernel address (or a

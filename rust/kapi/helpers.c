@@ -241,6 +241,67 @@ struct page *rsdma_helper_alloc_pages(gfp_t gfp, unsigned int order)
 	return alloc_pages(gfp, order);
 }
 
+struct page *rsdma_helper_nth_page(struct page *page, unsigned long n)
+{
+	return nth_page(page, n);
+}
+
+pgprot_t rsdma_helper_pgprot_kernel(void)
+{
+	return PAGE_KERNEL;
+}
+
+pgprot_t rsdma_helper_pgprot_writecombine(pgprot_t prot)
+{
+	return pgprot_writecombine(prot);
+}
+
+pgprot_t rsdma_helper_pgprot_dmacoherent(pgprot_t prot)
+{
+	return pgprot_dmacoherent(prot);
+}
+
+#ifdef CONFIG_ARM64
+static int rsdma_count_memtype(pte_t *ptep, unsigned long addr, void *data)
+{
+	struct rsdma_memtypes *m = data;
+	pte_t pte = ptep_get(ptep);
+
+	if (pte_present(pte))
+		m->count[(pte_val(pte) & PTE_ATTRINDX_MASK) >> 2]++;
+	return 0;
+}
+#endif
+
+/*
+ * Counts the present PTEs of the current process over [addr, addr + len),
+ * per memory type (arm64: the MAIR index in the PTE).  The range must lie
+ * in one VMA a driver mapped (VM_MIXEDMAP or VM_PFNMAP: no huge pages).
+ */
+int rsdma_helper_user_memtypes(unsigned long addr, unsigned long len,
+			       struct rsdma_memtypes *m)
+{
+#ifdef CONFIG_ARM64
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	int ret = -EINVAL;
+
+	memset(m, 0, sizeof(*m));
+	if (!mm || !len || addr + len < addr)
+		return -EINVAL;
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, addr);
+	if (vma && len <= vma->vm_end - addr &&
+	    (vma->vm_flags & (VM_MIXEDMAP | VM_PFNMAP)))
+		ret = apply_to_existing_page_range(mm, addr, len,
+						   rsdma_count_memtype, m);
+	mmap_read_unlock(mm);
+	return ret;
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
 void *rsdma_helper_page_address(struct page *page)
 {
 	return page_address(page);

@@ -9,6 +9,7 @@
 #include <linux/device.h>
 #include <linux/dma-map-ops.h>
 #include <linux/io.h>
+#include <linux/mm.h>
 #include <linux/pci.h>
 #include <linux/scatterlist.h>
 #include <linux/timer.h>
@@ -70,6 +71,18 @@ phys_addr_t rsdma_helper_sg_phys(struct scatterlist *sg);
 void rsdma_helper_sg_copy_dma(struct scatterlist *dst, struct scatterlist *src);
 
 struct page *rsdma_helper_alloc_pages(gfp_t gfp, unsigned int order);
+struct page *rsdma_helper_nth_page(struct page *page, unsigned long n);
+pgprot_t rsdma_helper_pgprot_kernel(void);
+pgprot_t rsdma_helper_pgprot_writecombine(pgprot_t prot);
+pgprot_t rsdma_helper_pgprot_dmacoherent(pgprot_t prot);
+
+/* Present PTEs of a user range, counted per memory type (arm64 MT_*). */
+#define RSDMA_MEMTYPES 8
+struct rsdma_memtypes {
+	unsigned long count[RSDMA_MEMTYPES];
+};
+int rsdma_helper_user_memtypes(unsigned long addr, unsigned long len,
+			       struct rsdma_memtypes *m);
 void *rsdma_helper_page_address(struct page *page);
 phys_addr_t rsdma_helper_page_to_phys(struct page *page);
 struct page *rsdma_helper_phys_to_page(phys_addr_t phys);

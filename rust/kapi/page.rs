@@ -1,18 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Physically contiguous page allocations.
+//! Page allocations: physically contiguous blocks ([`Pages`]) and arrays
+//! of single pages ([`PageArray`]).
 //!
 //! C header: [`include/linux/gfp.h`](srctree/include/linux/gfp.h)
 
 use super::bindings;
 use kernel::error::{code::*, Result};
+use kernel::prelude::*;
 
 /// The size of a page.
 pub const PAGE_SIZE: usize = bindings::RSDMA_PAGE_SIZE;
 /// log2 of [`PAGE_SIZE`].
 pub const PAGE_SHIFT: u32 = bindings::RSDMA_PAGE_SHIFT;
-/// The largest order [`Pages`] allocates: `2^MAX_ORDER` pages.
-pub const MAX_ORDER: u32 = 10;
 
 /// `2^order` physically contiguous pages from the page allocator, always
 /// mapped in the kernel's linear map (arm64 has no highmem).
@@ -276,3 +276,155 @@ impl PageRuns {
             .flat_map(|((_, n), p)| (0..n / PAGE_SIZE).filter_map(move |i| p.nth_page(i)))
     }
 }
+
+/// The largest block the page allocator gives, as an order
+/// (`MAX_PAGE_ORDER`).
+pub const MAX_ORDER: u32 = bindings::RSDMA_MAX_PAGE_ORDER;
+
+/// Single pages from the page allocator, each owned on its own (blocks are
+/// split with `split_page`), in the order they were added.  A buffer that
+/// need not be physically contiguous is one of these; so is a contiguous
+/// one, whose pages happen to follow each other.
+///
+/// # Invariants
+///
+/// Every pointer in `pages` is an order-0 page this value holds the only
+/// allocator reference to, in the kernel's linear map (arm64 has no
+/// highmem).
+pub struct PageArray {
+    pages: KVVec<*mut bindings::page>,
+}
+
+impl PageArray {
+    /// No pages, with room for `n` (allocated as the caller's context
+    /// allows: `may_sleep` picks `GFP_KERNEL` over `GFP_ATOMIC`; a failure
+    /// is the caller's to report).
+    pub fn with_capacity(n: usize, may_sleep: bool) -> Result<Self> {
+        let flags = if may_sleep { GFP_KERNEL } else { GFP_ATOMIC } | __GFP_NOWARN;
+        Ok(Self {
+            pages: KVVec::with_capacity(n, flags)?,
+        })
+    }
+
+    /// Adds `count` physically contiguous pages, carved from one block of
+    /// the smallest order that holds them, allocated with `gfp` (less
+    /// `__GFP_COMP`: the block is split into single pages); the pages
+    /// of the block past `count` go straight back.  Room for `count` more
+    /// pages must have been reserved ([`PageArray::with_capacity`]), so that
+    /// adding never allocates.
+    ///
+    /// Fails with `EINVAL` for a block larger than [`MAX_ORDER`] or without
+    /// the room, `ENOMEM` when the allocator has no such block.
+    pub fn push_run(&mut self, gfp: bindings::gfp_t, count: usize) -> Result {
+        if count == 0 || self.pages.capacity() - self.pages.len() < count {
+            return Err(EINVAL);
+        }
+        let order = count.next_power_of_two().trailing_zeros();
+        if order > MAX_ORDER {
+            return Err(EINVAL);
+        }
+        // SAFETY: any flags and an order up to MAX_PAGE_ORDER are valid;
+        // the block is never compound, so that it can be split.
+        let first =
+            unsafe { bindings::rsdma_helper_alloc_pages(gfp & !bindings::RSDMA_GFP_COMP, order) };
+        if first.is_null() {
+            return Err(ENOMEM);
+        }
+        if order > 0 {
+            // SAFETY: `first` heads a non-compound block of `order` we own.
+            unsafe { bindings::split_page(first, order) };
+        }
+        for i in 0..(1usize << order) {
+            // SAFETY: `i` lies inside the block; after the split each page
+            // is an order-0 page of its own.
+            let page = unsafe { bindings::rsdma_helper_nth_page(first, i as _) };
+            if i < count {
+                // INVARIANT: we own the page.  The capacity was checked, so
+                // the push does not allocate and cannot fail.
+                let _ = self.pages.push(page, GFP_ATOMIC);
+            } else {
+                // SAFETY: a page of the block we own and keep no pointer to.
+                unsafe { bindings::__free_pages(page, 0) };
+            }
+        }
+        Ok(())
+    }
+
+    /// The number of pages.
+    pub fn len(&self) -> usize {
+        self.pages.len()
+    }
+
+    /// Whether there is no page.
+    pub fn is_empty(&self) -> bool {
+        self.pages.is_empty()
+    }
+
+    /// The physical address of page `i`.
+    pub fn phys(&self, i: usize) -> Option<u64> {
+        let page = *self.pages.get(i)?;
+        // SAFETY: a live page (type invariant).
+        Some(unsafe { bindings::rsdma_helper_page_to_phys(page) })
+    }
+
+    /// The physical addresses of the pages, in order.
+    pub fn phys_iter(&self) -> impl Iterator<Item = u64> + Clone + '_ {
+        self.pages.iter().map(|&page| {
+            // SAFETY: a live page (type invariant).
+            unsafe { bindings::rsdma_helper_page_to_phys(page) }
+        })
+    }
+
+    /// The linear-map address of the first page (of the whole buffer when
+    /// the pages are contiguous).
+    pub fn linear_ptr(&self) -> Option<*mut u8> {
+        let page = *self.pages.first()?;
+        // SAFETY: a live page in the linear map (type invariant).
+        Some(unsafe { bindings::rsdma_helper_page_address(page) }.cast())
+    }
+
+    /// A value that names the array and is never null or a mapped address
+    /// of its memory: the address of the first page's `struct page`.
+    pub fn cookie(&self) -> usize {
+        self.pages.first().map_or(0, |&p| p as usize)
+    }
+
+    /// Keeps the pages at the indexes `keep` says yes to, in order, and
+    /// gives the others back to the allocator.
+    pub fn retain(&mut self, mut keep: impl FnMut(usize) -> bool) {
+        let mut kept = 0;
+        for i in 0..self.pages.len() {
+            let page = self.pages[i];
+            if keep(i) {
+                self.pages[kept] = page;
+                kept += 1;
+            } else {
+                // SAFETY: we own the page, and drop our pointer to it below.
+                unsafe { bindings::__free_pages(page, 0) };
+            }
+        }
+        // SAFETY: `kept <= len`, the first `kept` entries are the pages
+        // kept, and raw pointers need no drop.
+        unsafe { self.pages.set_len(kept) };
+    }
+
+    /// The pages, for the other wrappers of this layer (`vmap`, user
+    /// mappings); they stay owned by the array.
+    pub(super) fn as_raw(&self) -> &[*mut bindings::page] {
+        &self.pages
+    }
+}
+
+impl Drop for PageArray {
+    fn drop(&mut self) {
+        for &page in self.pages.iter() {
+            // SAFETY: we own the page (type invariant) and drop the array.
+            unsafe { bindings::__free_pages(page, 0) };
+        }
+    }
+}
+
+// SAFETY: the pages are plain memory, usable from any thread.
+unsafe impl Send for PageArray {}
+// SAFETY: `&PageArray` only reads addresses.
+unsafe impl Sync for PageArray {}

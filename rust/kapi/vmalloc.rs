@@ -1,14 +1,76 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Kernel virtual mappings of page runs.
+//! Contiguous kernel mappings of pages that are not contiguous (`vmap`).
 //!
 //! C header: [`include/linux/vmalloc.h`](srctree/include/linux/vmalloc.h)
 
-use super::{bindings, page::PageRuns};
+use super::bindings;
+use super::mm::PgProt;
+use super::page::{PageArray, PageRuns};
 use core::ptr::NonNull;
 use kernel::alloc::{flags::GFP_KERNEL, KVVec};
 use kernel::error::{code::*, Result};
 use kernel::sync::Arc;
+
+/// Pages mapped at one contiguous range of kernel addresses, with a
+/// protection of the caller's choosing; the mapping goes before the pages.
+///
+/// # Invariants
+///
+/// `addr` is a live `vmap` of every page of `pages`, in order.
+pub struct Vmap {
+    addr: NonNull<u8>,
+    pages: PageArray,
+}
+
+impl Vmap {
+    /// Maps every page of `pages`, in order, with `prot`.  May sleep.  On
+    /// failure the pages are given back to the allocator.
+    pub fn new(pages: PageArray, prot: PgProt) -> Result<Self> {
+        let raw = pages.as_raw();
+        let n = u32::try_from(raw.len()).map_err(|_| EINVAL)?;
+        if n == 0 {
+            return Err(EINVAL);
+        }
+        // SAFETY: `raw` holds `n` live pages we own; vmap only reads the
+        // array, and maps (without taking over) the pages.
+        let addr = unsafe {
+            bindings::vmap(
+                raw.as_ptr().cast_mut(),
+                n,
+                bindings::VM_MAP as _,
+                prot.as_raw(),
+            )
+        };
+        let addr = NonNull::new(addr.cast::<u8>()).ok_or(ENOMEM)?;
+        // INVARIANT: mapped above.
+        Ok(Self { addr, pages })
+    }
+
+    /// The kernel address of the first byte.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.addr.as_ptr()
+    }
+
+    /// The pages mapped.
+    pub fn pages(&self) -> &PageArray {
+        &self.pages
+    }
+}
+
+impl Drop for Vmap {
+    fn drop(&mut self) {
+        // SAFETY: a live vmap (type invariant), removed before `pages` is
+        // dropped (fields drop after this body).
+        unsafe { bindings::vunmap(self.addr.as_ptr().cast()) };
+    }
+}
+
+// SAFETY: the mapping and its pages may be used and undone from any thread
+// (`vunmap` from process context, as the DMA API requires of frees).
+unsafe impl Send for Vmap {}
+// SAFETY: `&Vmap` only reads addresses.
+unsafe impl Sync for Vmap {}
 
 /// A contiguous kernel mapping of a [`PageRuns`] buffer (`vmap`), cached or
 /// write-combined; unmapped on drop.
@@ -16,12 +78,12 @@ use kernel::sync::Arc;
 /// # Invariants
 ///
 /// `addr` maps all of `runs` (which the value keeps alive).
-pub struct Vmap {
+pub struct RunsVmap {
     addr: NonNull<u8>,
     runs: Arc<PageRuns>,
 }
 
-impl Vmap {
+impl RunsVmap {
     /// Maps `runs`.
     pub fn new(runs: Arc<PageRuns>, write_combine: bool) -> Result<Self> {
         let mut pages = KVVec::new();
@@ -71,7 +133,7 @@ impl Vmap {
     }
 }
 
-impl Drop for Vmap {
+impl Drop for RunsVmap {
     fn drop(&mut self) {
         // SAFETY: mapped by `vmap` (type invariant), undone once.
         unsafe { bindings::vunmap(self.addr.as_ptr().cast()) };
@@ -79,6 +141,6 @@ impl Drop for Vmap {
 }
 
 // SAFETY: the mapping may be used and undone from any thread.
-unsafe impl Send for Vmap {}
-// SAFETY: `&Vmap` only hands out the address and does cache maintenance.
-unsafe impl Sync for Vmap {}
+unsafe impl Send for RunsVmap {}
+// SAFETY: `&RunsVmap` only hands out the address and does cache maintenance.
+unsafe impl Sync for RunsVmap {}

@@ -53,7 +53,9 @@ pub mod rsdma_core {
 #[path = "../../rust/client.rs"]
 pub mod rsdma;
 
+mod coherent;
 mod import;
+mod pattern;
 
 use kapi::debugfs::{Command, CommandFile, Dir};
 use kapi::device::Device;
@@ -113,8 +115,8 @@ struct Edu {
     /// Serialises transfers and holds the last result line.
     #[pin]
     state: Mutex<Out>,
-    /// The buffer `/dev/rsdma_edu` maps (`mmap_prepare`).  Kept until the
-    /// device unbinds: a process may still have it mapped.
+    /// The buffer `/dev/rsdma_edu` maps (`mmap_prepare`, `coh_check`).
+    /// Kept until `coh_release` or the device unbinds.
     #[pin]
     mmap_buf: Mutex<Option<Coherent>>,
     /// The region declared for the device (`declare`), and the device
@@ -138,6 +140,11 @@ struct Edu {
     /// Numbers the open files and the imports.
     next_file: AtomicU64,
     next_handle: AtomicU32,
+    /// Whether this driver attached the device to rsdma as non-coherent.
+    noncoherent: AtomicBool,
+    /// Pages `fragment` holds.
+    #[pin]
+    frag: Mutex<Option<kapi::page::PageArray>>,
 }
 
 impl Edu {
@@ -1160,6 +1167,9 @@ impl Command for Edu {
     fn run(&self, cmd: &str) -> Result {
         let mut words = cmd.split_whitespace();
         let mut state = self.state.lock();
+        if let Some(r) = self.run_coherent(cmd, &mut state) {
+            return r;
+        }
         match (words.next(), words.next()) {
             (Some("roundtrip"), None) => self.roundtrip(&mut state, 4096),
             (Some("roundtrip"), Some(n)) => {
@@ -1202,19 +1212,21 @@ impl Command for Edu {
             (Some("declared_stale"), None) => self.declared_stale(&mut state),
             (Some("declared_roundtrip"), None) => self.declared_roundtrip(&mut state),
             (Some("attach"), first) => {
-                // `attach [lazy] [notracker] [untrusted]`
+                // `attach [lazy] [notracker] [untrusted] [noncoherent]`
                 let mut cfg = rsdma::Config::default();
                 for w in Iterator::chain(first.into_iter(), words) {
                     match w {
                         "lazy" => cfg.lazy = true,
                         "notracker" => cfg.no_tracker = true,
                         "untrusted" => cfg.untrusted = true,
+                        "noncoherent" => cfg.noncoherent = true,
                         _ => return Err(EINVAL),
                     }
                 }
                 rsdma::attach(&self.dev, &cfg)?;
                 self.tracked.store(!cfg.no_tracker, Ordering::Release);
                 self.untrusted.store(cfg.untrusted, Ordering::Release);
+                self.noncoherent.store(cfg.noncoherent, Ordering::Release);
                 *state = StackStr::from_fmt(format_args!("attached to rsdma\n"));
                 Ok(())
             }
@@ -1223,6 +1235,7 @@ impl Command for Edu {
                 self.untrusted.store(false, Ordering::Release);
                 // Detaching drops whatever is still declared.
                 *self.region.lock() = None;
+                self.noncoherent.store(false, Ordering::Release);
                 rsdma::detach(&self.dev)?;
                 *state = StackStr::from_fmt(format_args!("detached from rsdma\n"));
                 Ok(())
@@ -1401,6 +1414,8 @@ impl pci::Driver for EduDriver {
                 unbound: AtomicBool::new(false),
                 next_file: AtomicU64::new(1),
                 next_handle: AtomicU32::new(1),
+                noncoherent: AtomicBool::new(false),
+                frag <- new_mutex!(None, "Edu::frag"),
             }),
             GFP_KERNEL,
         )?;

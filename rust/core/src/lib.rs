@@ -21,6 +21,7 @@
 //! - [`cpu_access`]: CPU-access brackets on an exported buffer;
 //! - [`span`]: byte ranges over segment lists, scatterlist entries;
 //! - [`declared`]: the rules of declaring coherent memory;
+//! - [`pages`]: buffers from the page allocator (gathering, CPU mapping, runs);
 //! - [`tracker`]: DMA-API debug state machine;
 //! - [`sg`]: scatter-gather merge planner.
 
@@ -40,6 +41,7 @@ pub mod cpu_access;
 pub mod declared;
 pub mod dma;
 pub mod iova;
+pub mod pages;
 pub mod route;
 pub mod sg;
 pub mod span;

@@ -1,0 +1,74 @@
+# A 64 MiB coherent buffer on a fragmented 1 GiB guest: scattered pages at one IOVA range; edu writes and reads 32 random offsets, the kernel and a user mapping show the bytes, get_sgtable adds up; ALLOC_SINGLE_PAGES gives 256 single pages in N entries, FORCE_CONTIGUOUS one block in 1.
+need_iommu
+load_edu
+edu_run "dma_bits $EDU_DMA_BITS"
+edu_run attach
+
+# sg_entries RESULT, sg_bytes RESULT: the table coh_check reported.
+sg_entries() { echo "$1" | sed -n 's/.*sg_table \([0-9]*\) entries.*/\1/p'; }
+sg_bytes() { echo "$1" | sed -n 's/.*entries, \([0-9]*\) bytes.*/\1/p'; }
+
+# FORCE_CONTIGUOUS: one block of the page allocator, one entry.
+r=$(edu_run "coh_check 1M contig n=2") || fail "coh_check 1M contig"
+echo "$r"
+expect_stat coherent_blocks -eq 1
+[ "$(sg_entries "$r")" = 1 ] || fail "FORCE_CONTIGUOUS: $(sg_entries "$r") entries, expected 1"
+edu_run coh_release
+
+# Fragment the guest: all but 40 MiB of free memory is taken in blocks of
+# 16 pages, and part of each given back (8 pages, or a single page) where
+# it cannot merge with anything: the 64 MiB buffer takes the 40 MiB of
+# large blocks, then hundreds of 8-page blocks; the single pages are left
+# for ALLOC_SINGLE_PAGES, the 8-page blocks for the rest of the system.
+free_mib=$(( $(sed -n 's/^MemFree: *\([0-9]*\) kB$/\1/p' /proc/meminfo) / 1024 ))
+[ "$free_mib" -gt 200 ] && [ "$free_mib" -lt 1200 ] ||
+	fail "$free_mib MiB free: the scenario needs a guest of about 1 GiB (RSDMA_QEMU_MEM=1G)"
+edu_run "fragment $((free_mib - 40))"
+grep -E '^(MemFree|MemTotal)' /proc/meminfo
+
+# ALLOC_SINGLE_PAGES: 256 blocks of one page; get_sgtable gives one entry
+# per run of them (single pages that happen to be adjacent are one run).
+r=$(edu_run "coh_check 1M single n=2") || fail "coh_check 1M single"
+echo "$r"
+expect_stat coherent_blocks -eq 256
+[ "$(sg_entries "$r")" -gt 1 ] || fail "ALLOC_SINGLE_PAGES: $(sg_entries "$r") entry"
+edu_run coh_release
+
+r=$(edu_run "coh_check 64M") || fail "coh_check 64M"
+echo "$r"
+echo "$r" | grep -q "kernel reads ok, device reads ok: ok" || fail "the 64 MiB buffer did not hold the device's bytes"
+[ "$(sg_entries "$r")" -gt 1 ] || fail "get_sgtable of a scattered buffer gave $(sg_entries "$r") entry"
+[ "$(sg_bytes "$r")" = 67108864 ] || fail "get_sgtable entries add up to $(sg_bytes "$r") bytes"
+echo "$r" | grep -q "linear map ok" || fail "the sg table does not name the buffer's pages"
+seed=$(hex_field seed "$r")
+hash=$(hex_field "offsets hash" "$r")
+u=$(/usr/bin/cohcheck mmap /dev/rsdma_edu 67108864 "$seed" "$run") || fail "cohcheck: $u"
+echo "$u"
+echo "$u" | grep -q "32 runs of pattern bytes (64000 bytes, offsets hash $hash)" ||
+	fail "userspace does not see the bytes the device wrote"
+echo "$u" | grep -q "user mapping .*: MEM/NORMAL 16384, other 0, absent 0" ||
+	fail "the user mapping of a coherent device's buffer is not cacheable"
+expect_stat coherent_buffers -eq 1
+expect_stat coherent_pages -eq 16384
+echo "64 MiB: $(sed -n 's/^coherent_blocks: //p' $stats) blocks from the page allocator"
+expect_stat coherent_blocks -gt 16
+edu_run coh_release
+
+# Beyond the page allocator's largest block: a clean failure, one warning.
+r=$(edu_run "coh_alloc 64M contig")
+echo "$r"
+echo "$r" | grep -q "failed" || fail "a 64 MiB FORCE_CONTIGUOUS allocation succeeded"
+expect_log "coherent allocation of 67108864 bytes failed: physically contiguous memory is limited to 1024 pages"
+
+edu_run unfragment
+cat $stats
+expect_stat coherent_buffers -eq 0
+expect_stat coherent_pages -eq 0
+expect_stat coherent_blocks -eq 0
+echo flush >$stats
+expect_stat iova_pages_used -eq 0
+expect_stat live_mappings -eq 0
+expect_stat tracker_findings -eq 0
+edu_run detach
+rmmod rsdma_edu || fail "rmmod rsdma_edu"
+rmmod rsdma || fail "rmmod rsdma"

@@ -1,0 +1,100 @@
+# Coherent allocations that fail: over the coherent_max_mib bound, and with the page allocator failing partway through a 64 MiB allocation (fail_page_alloc, at each stage): NULL, one warning each (none with NO_WARN), nothing left behind (pages, IOVA, kernel mapping, counters).
+need_iommu
+fi=/sys/kernel/debug/fail_page_alloc
+[ -d $fi ] || fail "needs CONFIG_FAIL_PAGE_ALLOC and CONFIG_FAULT_INJECTION_DEBUG_FS"
+load_edu coherent_max_mib=32
+edu_run "dma_bits $EDU_DMA_BITS"
+edu_run attach
+warnings() { dmesg | grep -c "rsdma: coherent allocation of 67108864 bytes failed"; }
+mem_free() { sed -n 's/^MemFree: *\([0-9]*\) kB$/\1/p' /proc/meminfo; }
+
+# The bound on one allocation.
+r=$(edu_run "coh_alloc 64M")
+echo "$r"
+echo "$r" | grep -q ": failed$" || fail "a 64 MiB allocation passed a 32 MiB bound"
+expect_log "coherent allocation of 67108864 bytes failed: larger than the 32 MiB one allocation may take (rsdma.coherent_max_mib)"
+edu_run "coh_alloc 32M" | grep -q ": allocated" || fail "a 32 MiB allocation failed under a 32 MiB bound"
+echo 256 >/sys/module/rsdma/parameters/coherent_max_mib
+edu_run "coh_alloc 64M" | grep -q ": allocated" || fail "a 64 MiB allocation failed under the default bound"
+
+# Fault injection: a process marked make-it-fail may allocate SPACE pages,
+# then every page allocation it makes fails.  The sweep of SPACE moves the
+# first failure through the stages: the page array, the pages (largest
+# blocks first, then smaller ones, down to single pages), and the page
+# tables of the kernel mapping and of the IOMMU when these need new ones
+# (the kernel keeps page tables it made for earlier mappings, so whether
+# they do depends on what ran before).
+echo 0 >$fi/verbose
+echo N >$fi/ignore-gfp-wait
+echo 0 >$fi/min-order
+echo Y >$fi/task-filter
+echo -1 >$fi/times
+echo 100 >$fi/probability
+free_before=$(mem_free)
+failed=0 allocated=0
+# attempt SPACE [nowarn]
+attempt() {
+	echo "$1" >$fi/space
+	w0=$(warnings)
+	if sh -c "echo 1 >/proc/self/make-it-fail && echo 'coh_alloc 64M $2' >$run" 2>/dev/null; then
+		r=$(cat $run)
+	else
+		r="no allocation (the command itself could not run)"
+	fi
+	w=$(( $(warnings) - w0 ))
+	case $r in
+	*": failed")
+		failed=$((failed + 1))
+		if [ -n "$2" ]; then
+			[ $w = 0 ] || fail "$w warning(s) for a failed NO_WARN allocation"
+			why="no warning (NO_WARN)"
+		else
+			[ $w = 1 ] || fail "$w warnings for one failed allocation"
+			why=$(dmesg | grep "coherent allocation of 67108864 bytes failed" | tail -1 | sed 's/.*failed: //')
+		fi ;;
+	*": allocated"*)
+		allocated=$((allocated + 1)) why="allocated and freed"
+		[ $w = 0 ] || fail "a warning for an allocation that succeeded" ;;
+	*) why=$r ;;
+	esac
+	echo "space $1 pages: $why"
+	nothing_left
+}
+# nothing_left: no buffer, page, IOVA or kernel mapping of rsdma's remains.
+nothing_left() {
+	expect_stat coherent_buffers -eq 0
+	expect_stat coherent_pages -eq 0
+	echo flush >$stats
+	expect_stat iova_pages_used -eq 0
+	! grep "\[rsdma\]" /proc/vmallocinfo || fail "a kernel mapping was left behind"
+}
+for space in 0 1024 8192 16000 16416 16432; do
+	attempt $space
+done
+attempt 8192 nowarn
+attempt 40000
+echo 0 >$fi/probability
+echo Y >$fi/ignore-gfp-wait
+echo 1 >$fi/min-order
+echo "$failed failed, $allocated allocated"
+[ $failed -ge 5 ] || fail "only $failed allocations failed under fault injection"
+[ $allocated -ge 1 ] || fail "no allocation succeeded once the injected failures came too late"
+# IOVA space runs out after the pages are gathered and mapped in the
+# kernel: under a 16 MiB coherent mask, 12 MiB need a 16 MiB-aligned IOVA
+# range, and the only one holds the reserved IOVA 0.
+edu_run "dma_bits 24"
+r=$(edu_run "coh_alloc 12M")
+echo "$r"
+echo "$r" | grep -q ": failed$" || fail "12 MiB were allocated under a 16 MiB coherent mask"
+expect_log "coherent allocation of 12582912 bytes failed: no IOVA space under the coherent mask"
+nothing_left
+edu_run "dma_bits $EDU_DMA_BITS"
+free_after=$(mem_free)
+echo "MemFree: $free_before kB before the sweep, $free_after kB after"
+[ "$free_after" -ge $((free_before - 8192)) ] || fail "$(( (free_before - free_after) / 1024 )) MiB of memory gone"
+cat $stats
+expect_stat live_mappings -eq 0
+expect_stat tracker_findings -eq 0
+edu_run detach
+rmmod rsdma_edu || fail "rmmod rsdma_edu"
+rmmod rsdma || fail "rmmod rsdma"
