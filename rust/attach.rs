@@ -30,6 +30,9 @@ pub struct Config {
     /// Bounce mappings that do not fill whole IOMMU granules (also when
     /// the bus marks the device untrusted).
     pub untrusted: bool,
+    /// The highest address the device can drive, whatever masks its
+    /// driver sets (`u64::MAX`: what the masks say).
+    pub limit: u64,
 }
 
 impl devres::Release for Installed<RsdmaDev> {
@@ -80,7 +83,7 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
         None
     };
     let bounce = if !has_iommu || untrusted {
-        let b = Bounce::new(dev, coherent, has_iommu, dev.dma_mask())
+        let b = Bounce::new(dev, coherent, has_iommu, dev.dma_mask().min(cfg.limit))
             .inspect_err(|e| dev_err!(dev, "rsdma: cannot set up the bounce pool: {:?}", e))?;
         Some(b)
     } else {
@@ -92,6 +95,7 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
             dev: dev.get(),
             coherent,
             untrusted,
+            limit: cfg.limit,
             iommu,
             bounce,
             buffers <- Buffers::new(),
@@ -145,7 +149,7 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
         None => dev_info!(
             dev,
             "rsdma: attached (direct+bounce, no IOMMU, DMA mask {:#x}, tracker {}, {}coherent)",
-            dev.dma_mask(),
+            d.dma_mask(),
             tracker,
             nc
         ),

@@ -4,6 +4,7 @@
 //! DMA-API-debug state machine), the op counters, and the text of the
 //! device's debugfs `stats` file.
 
+use crate::claim::{Claims, State};
 use crate::dev::RsdmaDev;
 use crate::dev_err;
 use crate::kapi::debugfs;
@@ -14,6 +15,7 @@ use crate::new_irq_spinlock;
 use crate::rsdma_core::dma::{Attrs, Direction};
 use crate::rsdma_core::tracker::{self, Finding, Findings, MapKind, Mapping, Tracker};
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use kernel::c_str;
 use kernel::prelude::*;
 
 /// Records the tracker keeps per device.
@@ -293,5 +295,46 @@ impl debugfs::Command for Installed<RsdmaDev> {
             b.as_ref().map_or(0, |b| b.high_water),
             b.as_ref().map_or(0, |b| b.failures),
         );
+    }
+}
+
+/// The claim file: writing runs a claim command (a spec list to add, `-`
+/// and specs to forget, `clear`); reading shows the specs and the devices
+/// they named, with the counters of those served.
+impl debugfs::Command for Claims {
+    fn run(&self, cmd: &str) -> Result {
+        self.command(cmd)
+    }
+
+    fn show(&self, out: &mut dyn core::fmt::Write) {
+        let n = |c: &AtomicU64| c.load(Relaxed);
+        let t = self.table.lock();
+        let _ = writeln!(out, "specs:");
+        for s in t.specs() {
+            let _ = writeln!(out, "  {}", s);
+        }
+        let _ = writeln!(out, "devices:");
+        for e in t.devices.iter().flatten() {
+            let drv = e.dev.driver_name().map_or(c_str!("-"), |d| d);
+            let _ = write!(out, "  {} {} {}: ", e.dev.name(), drv, e.spec);
+            let _ = match &e.state {
+                State::Served { state, .. } => {
+                    let d = &state.data;
+                    let s = &d.debug.stats;
+                    writeln!(
+                        out,
+                        "served (maps {}, sg_maps {}, allocs {}, bounce_maps {}, live {})",
+                        n(&s.maps),
+                        n(&s.sg_maps),
+                        n(&s.allocs),
+                        n(&s.bounce_maps),
+                        d.debug.live().0
+                    )
+                }
+                State::Refused(why) => writeln!(out, "refused: {}", why),
+                State::Failed(err) => writeln!(out, "attach failed: {:?}", err),
+                State::Settling => writeln!(out, "released (the probe failed)"),
+            };
+        }
     }
 }

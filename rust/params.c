@@ -18,6 +18,11 @@ module_param(bounce_max_pools, uint, 0444);
 MODULE_PARM_DESC(bounce_max_pools,
 		 "bounce pools a device may grow to under pressure (1 to 64)");
 
+static char *claim;
+module_param(claim, charp, 0444);
+MODULE_PARM_DESC(claim,
+		 "devices to take over when their driver binds: specs pci:DOMAIN:BUS:SLOT.FN, pci:VENDOR:DEVICE, platform:NAME or of:COMPATIBLE, each with /options, separated by commas (see Documentation/rsdma.rst)");
+
 unsigned int rsdma_param_bounce_kib(void)
 {
 	return READ_ONCE(bounce_kib);
@@ -26,4 +31,9 @@ unsigned int rsdma_param_bounce_kib(void)
 unsigned int rsdma_param_bounce_max_pools(void)
 {
 	return READ_ONCE(bounce_max_pools);
+}
+
+const char *rsdma_param_claim(void)
+{
+	return claim;
 }

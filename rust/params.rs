@@ -24,3 +24,16 @@ pub(crate) fn bounce_max_pools() -> usize {
     let n = unsafe { bindings::rsdma_param_bounce_max_pools() };
     n.clamp(1, MAX_POOLS) as usize
 }
+
+/// The claim specs given at load (`claim=`), if any.
+pub(crate) fn claim() -> Option<&'static kernel::str::CStr> {
+    // SAFETY: a plain read of a parameter set at load time (read-only
+    // afterwards: mode 0444).
+    let p = unsafe { bindings::rsdma_param_claim() };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null charp parameter is a NUL-terminated string that
+    // lives as long as the module.
+    Some(unsafe { kernel::str::CStr::from_char_ptr(p) })
+}

@@ -9,12 +9,14 @@
 // The device state's pin-initialiser has many fields.
 #![recursion_limit = "256"]
 
+use kernel::sync::Arc;
 use kernel::{c_str, prelude::*};
 
 pub mod api;
 pub mod attach;
 pub mod bounce;
 pub mod cache;
+pub mod claim;
 pub mod coherent;
 pub mod debug;
 pub mod dev;
@@ -28,6 +30,7 @@ pub mod route;
 #[path = "kapi"]
 pub mod kapi {
     pub mod bindings;
+    pub mod bus;
     pub mod cache;
     pub mod debugfs;
     pub mod device;
@@ -36,7 +39,11 @@ pub mod kapi {
     pub mod ffi;
     pub mod fmt;
     pub mod iommu;
+    pub mod io;
+    pub mod module;
+    pub mod of;
     pub mod page;
+    pub mod pci;
     pub mod scatterlist;
     pub mod sync;
     pub mod time;
@@ -53,6 +60,8 @@ pub mod rsdma_core {
     pub mod bitmap;
     pub mod bounce;
     pub mod cache;
+    pub mod claim;
+    pub mod claimspec;
     pub mod coherent;
     pub mod dma;
     pub mod iova;
@@ -78,7 +87,12 @@ pub fn tracker_default() -> bool {
     true
 }
 
+/// The module's state, dropped in this order at unload: the claim file,
+/// the bus notifiers, the claims, then the debugfs directory.
 struct Rsdma {
+    _claim_file: kapi::debugfs::CommandFile<claim::Claims>,
+    _notifiers: claim::Notifiers,
+    _claims: Arc<claim::Claims>,
     _debugfs: kapi::debugfs::Dir,
 }
 
@@ -88,6 +102,19 @@ impl kernel::Module for Rsdma {
         if !kapi::dma_ops::kernel_has_dma_ops() {
             pr_warn!("rsdma: this kernel has no per-device DMA ops (CONFIG_ARCH_HAS_DMA_OPS); attaching will fail\n");
         }
+        let claims = Arc::pin_init(claim::Claims::new()?, GFP_KERNEL)?;
+        let at_load = match params::claim() {
+            Some(text) => {
+                let text = text.to_str().map_err(|_| {
+                    pr_err!("rsdma: claim= is not UTF-8\n");
+                    EINVAL
+                })?;
+                claims.add(text)?
+            }
+            None => KVec::new(),
+        };
+        let notifiers = claim::Notifiers::register(&claims)?;
+        let claim_file = kapi::debugfs::CommandFile::new(&debugfs, c_str!("claim"), claims.clone());
         pr_info!(
             "rsdma {} loaded (debugfs: {})\n",
             VERSION,
@@ -97,7 +124,15 @@ impl kernel::Module for Rsdma {
                 "absent"
             }
         );
-        Ok(Rsdma { _debugfs: debugfs })
+        // Last: a device taken over from here on holds a module reference,
+        // so nothing after this may fail.
+        claims.take_over_bound(&at_load);
+        Ok(Rsdma {
+            _claim_file: claim_file,
+            _notifiers: notifiers,
+            _claims: claims,
+            _debugfs: debugfs,
+        })
     }
 }
 

@@ -18,7 +18,11 @@
 #include <linux/iommu.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/notifier.h>
+#include <linux/of.h>
 #include <linux/pci.h>
+#include <linux/platform_device.h>
 #include <linux/random.h>
 #include <linux/scatterlist.h>
 #include <linux/seq_file.h>

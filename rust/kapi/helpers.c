@@ -16,6 +16,7 @@
 #include <linux/iommu.h>
 #include <linux/libnvdimm.h>
 #include <linux/module.h>
+#include <linux/of.h>
 #include <linux/pci.h>
 #include <linux/scatterlist.h>
 
@@ -95,6 +96,34 @@ void rsdma_helper_put_device(struct device *dev)
 	put_device(dev);
 }
 
+const char *rsdma_helper_dev_driver_name(struct device *dev)
+{
+	const struct device_driver *drv = READ_ONCE(dev->driver);
+
+	return drv ? drv->name : NULL;
+}
+
+void rsdma_helper_device_lock(struct device *dev)
+{
+	device_lock(dev);
+}
+
+void rsdma_helper_device_unlock(struct device *dev)
+{
+	device_unlock(dev);
+}
+
+const void *rsdma_helper_of_compatible(struct device *dev, int *len)
+{
+	*len = 0;
+	return dev->of_node ? of_get_property(dev->of_node, "compatible", len) : NULL;
+}
+
+bool rsdma_helper_try_module_get(struct module *mod)
+{
+	return try_module_get(mod);
+}
+
 const char *rsdma_helper_dev_name(const struct device *dev)
 {
 	return dev_name(dev);
@@ -153,6 +182,15 @@ struct device *rsdma_helper_pci_dev(struct pci_dev *pdev)
 resource_size_t rsdma_helper_pci_resource_len(struct pci_dev *pdev, int bar)
 {
 	return pci_resource_len(pdev, bar);
+}
+
+bool rsdma_helper_pci_ids(struct device *dev, u16 *vendor, u16 *device)
+{
+	if (!dev_is_pci(dev))
+		return false;
+	*vendor = to_pci_dev(dev)->vendor;
+	*device = to_pci_dev(dev)->device;
+	return true;
 }
 
 void rsdma_helper_pci_driver_set_managed_dma(struct pci_driver *drv, bool on)

@@ -58,9 +58,9 @@ impl Target {
     }
 }
 
-/// The first spec that names the device.
-pub fn find<'s>(specs: &'s [Spec], id: &Identity<'_>) -> Option<&'s Spec> {
-    specs.iter().find(|s| s.target.matches(id))
+/// The first of `specs` that names the device.
+pub fn find<'s>(specs: impl IntoIterator<Item = &'s Spec>, id: &Identity<'_>) -> Option<&'s Spec> {
+    specs.into_iter().find(|s| s.target.matches(id))
 }
 
 /// What the kernel and the device offer, for [`decide`].
