@@ -92,7 +92,7 @@ impl RsdmaDev {
         if size == 0 {
             return Err(EINVAL);
         }
-        let mask = self.dev.coherent_dma_mask();
+        let mask = self.coherent_mask();
         let (pages, dma, mapped) = match self.iommu.as_deref() {
             Some(iommu) => {
                 let pages = Pages::alloc_gfp(size, gfp)?.into_shared();
