@@ -25,10 +25,10 @@ use crate::kapi::{iommu, of, pci};
 use crate::rsdma_core::claim::{self as decide, Facts, Identity, Refusal, WhenBound};
 use crate::rsdma_core::claimspec::{self, Command, Spec};
 use crate::{dev_err, dev_info, dev_warn};
+use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
 use kernel::types::ARef;
-use kernel::new_mutex;
 
 /// Specs rsdma keeps.
 pub(crate) const MAX_SPECS: usize = 16;
@@ -126,9 +126,15 @@ impl Table {
     /// refusal.
     fn free_slot(&mut self) -> Option<&mut Option<Entry>> {
         let i = self.devices.iter().position(|e| e.is_none()).or_else(|| {
-            self.devices
-                .iter()
-                .position(|e| matches!(e, Some(Entry { state: State::Refused(_) | State::Failed(_), .. })))
+            self.devices.iter().position(|e| {
+                matches!(
+                    e,
+                    Some(Entry {
+                        state: State::Refused(_) | State::Failed(_),
+                        ..
+                    })
+                )
+            })
         })?;
         self.devices.get_mut(i)
     }
@@ -168,7 +174,9 @@ impl Claims {
                 for s in self.table.lock().specs.iter_mut() {
                     *s = None;
                 }
-                pr_info!("rsdma: claim specs cleared; served devices stay served until their driver unbinds\n");
+                pr_info!(
+                    "claim specs cleared; served devices stay served until their driver unbinds\n"
+                );
                 Ok(())
             }
         }
@@ -182,7 +190,7 @@ impl Claims {
             match s {
                 Ok(s) => added.push(s, GFP_KERNEL)?,
                 Err(e) => {
-                    pr_err!("rsdma: bad claim spec {}\n", e);
+                    pr_err!("bad claim spec {}\n", e);
                     return Err(EINVAL);
                 }
             }
@@ -201,7 +209,7 @@ impl Claims {
         for s in added.iter() {
             if let Some(slot) = t.specs.iter_mut().find(|x| x.is_none()) {
                 *slot = Some(*s);
-                pr_info!("rsdma: claiming {}\n", s);
+                pr_info!("claiming {}\n", s);
             }
         }
         Ok(added)
@@ -215,7 +223,7 @@ impl Claims {
             match s {
                 Ok(s) => gone.push(s.target, GFP_KERNEL)?,
                 Err(e) => {
-                    pr_err!("rsdma: bad claim spec {}\n", e);
+                    pr_err!("bad claim spec {}\n", e);
                     return Err(EINVAL);
                 }
             }
@@ -229,27 +237,32 @@ impl Claims {
             }
         }
         if n == 0 {
-            pr_err!("rsdma: no claim spec has that target\n");
+            pr_err!("no claim spec has that target\n");
             return Err(ENOENT);
         }
-        pr_info!("rsdma: {} claim spec(s) forgotten; served devices stay served until their driver unbinds\n", n);
+        pr_info!(
+            "{} claim spec(s) forgotten; served devices stay served until their driver unbinds\n",
+            n
+        );
         Ok(())
     }
 
-    /// Whether rsdma serves `dev` by a claim.
-    fn serves(&self, dev: &Device) -> bool {
-        matches!(
-            self.table.lock().find(dev),
+    /// The spec `dev` is served by, if rsdma serves it.
+    fn serving(&self, dev: &Device) -> Option<Spec> {
+        match self.table.lock().find(dev) {
             Some(Some(Entry {
                 state: State::Served { .. },
+                spec,
                 ..
-            }))
-        )
+            })) => Some(*spec),
+            _ => None,
+        }
     }
 
     /// Deals with the devices `added` names that are bound already: each
-    /// is rebound when its spec says `rebind`, else claimed at its next
-    /// bind.  Takes the device locks: call it holding no lock.
+    /// is rebound when its spec says `rebind` (unless it is served by the
+    /// spec that names it first already), else claimed at its next bind.
+    /// Takes the device locks: call it holding no lock.
     pub(crate) fn take_over_bound(&self, added: &[Spec]) {
         let mut found = KVec::new();
         for bus in [Bus::Pci, Bus::Platform] {
@@ -260,15 +273,17 @@ impl Claims {
                 let Some(id) = identity(bus, dev) else {
                     return;
                 };
-                if let Some(spec) = decide::find(added.iter(), &id) {
-                    if found.push((dev.get(), *spec), GFP_KERNEL).is_err() {
-                        dev_err!(dev, "rsdma: no memory to take this device over");
-                    }
+                let Some(spec) = decide::find(added.iter(), &id) else {
+                    return;
+                };
+                let first = decide::find(self.table.lock().specs(), &id).copied();
+                if found.push((dev.get(), *spec, first), GFP_KERNEL).is_err() {
+                    dev_err!(dev, "rsdma: no memory to take this device over");
                 }
             });
         }
-        for (dev, spec) in found.iter() {
-            if self.serves(dev) {
+        for (dev, spec, first) in found.iter() {
+            if first.is_some() && self.serving(dev) == *first {
                 continue;
             }
             match decide::when_bound(&spec.options) {
@@ -322,7 +337,13 @@ impl Claims {
         };
         let state = match decide::decide(&spec.options, &facts) {
             Err(why) => {
-                dev_warn!(dev, "rsdma: claim {} not honoured: {}; {} keeps the normal DMA path", spec, why, drv);
+                dev_warn!(
+                    dev,
+                    "rsdma: claim {} not honoured: {}; {} keeps the normal DMA path",
+                    spec,
+                    why,
+                    drv
+                );
                 State::Refused(why)
             }
             Ok(()) => match self.attach(dev, &spec) {
@@ -337,8 +358,18 @@ impl Claims {
             },
         };
         match t.free_slot() {
-            Some(slot) => *slot = Some(Entry { dev: dev.get(), spec, state }),
-            None => dev_warn!(dev, "rsdma: {} device records in use; this one is not listed", MAX_DEVICES),
+            Some(slot) => {
+                *slot = Some(Entry {
+                    dev: dev.get(),
+                    spec,
+                    state,
+                })
+            }
+            None => dev_warn!(
+                dev,
+                "rsdma: {} device records in use; this one is not listed",
+                MAX_DEVICES
+            ),
         }
     }
 
@@ -384,7 +415,7 @@ impl Listener for Claims {
                             // Something took the unbind action back.
                             let _ = attach::detach(dev);
                         }
-                        dev_info!(dev, "rsdma: released ({} unbound)", e.spec);
+                        dev_info!(dev, "rsdma: released by {} (driver unbound)", e.spec);
                     }
                 }
             }
@@ -416,12 +447,15 @@ impl Claims {
         loop {
             // One at a time, never holding the table while taking a device
             // lock (the notifier takes them the other way round).
-            let dev = self.table.lock().devices.iter_mut().find_map(|slot| {
-                match slot.take() {
+            let dev = self
+                .table
+                .lock()
+                .devices
+                .iter_mut()
+                .find_map(|slot| match slot.take() {
                     Some(e) if matches!(e.state, State::Settling) => Some(e.dev),
                     _ => None,
-                }
-            });
+                });
             match dev {
                 // The driver core holds the device lock from the failed
                 // probe to the end of the release of what it left.

@@ -295,6 +295,7 @@ impl debugfs::Command for Installed<RsdmaDev> {
             b.as_ref().map_or(0, |b| b.high_water),
             b.as_ref().map_or(0, |b| b.failures),
         );
+        let _ = writeln!(out, "dma_limit: {:#x}", d.limit);
     }
 }
 

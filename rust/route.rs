@@ -137,9 +137,7 @@ impl RsdmaDev {
         match self.route(phys, size, dir, attrs)? {
             Route::Iova => {
                 let prot = prot_for(dir, self.coherent, attrs);
-                let addr = self
-                    .iommu()?
-                    .map_range(phys, size, prot, self.dma_mask())?;
+                let addr = self.iommu()?.map_range(phys, size, prot, self.dma_mask())?;
                 self.sync_for_map(phys, size, dir, attrs);
                 Ok(addr)
             }

@@ -38,8 +38,8 @@ pub mod kapi {
     pub mod dma_ops;
     pub mod ffi;
     pub mod fmt;
-    pub mod iommu;
     pub mod io;
+    pub mod iommu;
     pub mod module;
     pub mod of;
     pub mod page;
@@ -106,7 +106,7 @@ impl kernel::Module for Rsdma {
         let at_load = match params::claim() {
             Some(text) => {
                 let text = text.to_str().map_err(|_| {
-                    pr_err!("rsdma: claim= is not UTF-8\n");
+                    pr_err!("claim= is not UTF-8\n");
                     EINVAL
                 })?;
                 claims.add(text)?
