@@ -16,14 +16,13 @@
 # mode is set by unbinding nvme, changing the IOMMU group's default domain
 # or rsdma's claim, and binding nvme again.
 
-arg() { sed -n "s/.*rsdma\.$1=\([^ ]*\).*/\1/p" /proc/cmdline | tr , ' '; }
-REPS=$(arg bio_reps)
+REPS=$(boot_arg bio_reps)
 REPS=${REPS:-3}
-MS=$(arg bio_ms)
+MS=$(boot_arg bio_ms)
 MS=${MS:-2000}
-SPAN=$(arg bio_span)
+SPAN=$(boot_arg bio_span)
 SPAN=${SPAN:-128}
-MODES=$(arg bio_modes)
+MODES=$(boot_arg bio_modes)
 MODES=${MODES:-rsdma-strict rsdma-lazy iommu-dma dma-fq identity}
 WORKLOADS="randread:4096:1 randread:4096:32 seqread:131072:8 seqwrite:131072:8"
 
@@ -67,14 +66,11 @@ echo "bench: modes [$MODES], workloads [$WORKLOADS]"
 set_mode iommu-dma
 # Every block of the span is written once, so that reads find data.
 dd if=/dev/zero of="/dev/$disk" bs=1M count="$SPAN" oflag=direct 2>/dev/null || fail "filling $disk"
-nmodes=$(echo $MODES | wc -w)
 start=$(cut -d. -f1 /proc/uptime)
 rep=0
 while [ $rep -lt "$REPS" ]; do
 	rep=$((rep + 1))
-	k=$(( (rep - 1) % nmodes ))
-	order="$(echo $MODES | cut -d' ' -f$((k + 1))-) $( [ $k -gt 0 ] && echo $MODES | cut -d' ' -f1-$k)"
-	for m in $order; do
+	for m in $(rotated $rep $MODES); do
 		set_mode "$m"
 		for w in $WORKLOADS; do
 			op=${w%%:*}; r=${w#*:}; bs=${r%%:*}; qd=${r#*:}

@@ -227,3 +227,21 @@ unclaim_all() {
 	done
 	rmmod rsdma
 }
+
+# --- Benchmarks ---
+
+# boot_arg NAME: the value of rsdma.NAME= on the kernel command line, its
+# commas turned into spaces.
+boot_arg() { sed -n "s/.*rsdma\.$1=\([^ ]*\).*/\1/p" /proc/cmdline | tr , ' '; }
+
+# rotated N WORD...: the words rotated left by N - 1 (the order of
+# repetition N, so that no mode is always first or last).
+rotated() {
+	k=$(( ($1 - 1) % ($# - 1) ))
+	shift
+	i=0
+	for w in "$@"; do [ $i -ge $k ] && printf '%s ' "$w"; i=$((i + 1)); done
+	i=0
+	for w in "$@"; do [ $i -lt $k ] && printf '%s ' "$w"; i=$((i + 1)); done
+	echo
+}

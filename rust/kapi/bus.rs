@@ -29,16 +29,6 @@ impl Bus {
         }
     }
 
-    /// The bus `dev` is on, when it is one of these.
-    pub fn of(dev: &Device) -> Option<Bus> {
-        // SAFETY: the device is live; its bus is set when it is added and
-        // does not change.
-        let bus = unsafe { (*dev.as_raw()).bus };
-        [Bus::Pci, Bus::Platform]
-            .into_iter()
-            .find(|b| core::ptr::eq(bus, b.as_raw()))
-    }
-
     /// Calls `f` on every device of the bus (`bus_for_each_dev`).  Each
     /// device is live during its call; keep a reference
     /// ([`Device::get`]) to use it later.
