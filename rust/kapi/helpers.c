@@ -279,6 +279,24 @@ void rsdma_helper_for_each_resv_region(struct device *dev,
 	iommu_put_resv_regions(dev, &regions);
 }
 
+bool rsdma_helper_sw_msi_base(struct device *dev, u64 *base)
+{
+	struct iommu_resv_region *region;
+	LIST_HEAD(regions);
+	bool found = false;
+
+	iommu_get_resv_regions(dev, &regions);
+	list_for_each_entry(region, &regions, list) {
+		if (region->type == IOMMU_RESV_SW_MSI) {
+			*base = region->start;
+			found = true;
+			break;
+		}
+	}
+	iommu_put_resv_regions(dev, &regions);
+	return found;
+}
+
 static int rsdma_count_dev(struct device *dev, void *data)
 {
 	(*(int *)data)++;

@@ -81,6 +81,11 @@ struct iommu_domain;
 void rsdma_helper_for_each_resv_region(struct device *dev,
 				       void (*fn)(void *ctx, u64 start, u64 len),
 				       void *ctx);
+/*
+ * The start of dev's software MSI window (IOMMU_RESV_SW_MSI), where the
+ * IOMMU must map MSI doorbells; false when it has none.
+ */
+bool rsdma_helper_sw_msi_base(struct device *dev, u64 *base);
 /* How many devices share dev's IOMMU group; 0 without a group. */
 int rsdma_helper_iommu_group_size(struct device *dev);
 void rsdma_helper_iommu_flush_iotlb_all(struct iommu_domain *domain);
