@@ -33,7 +33,7 @@ claim clear
 rebind "$dev"
 served "$dev" && fail "$dev still served after clear and rebind"
 claim "platform:$dev/iommu/rebind"
-expect_log "$dev: rsdma: claim platform:$dev/iommu not honoured: the spec demands an IOMMU"
+expect_log "$dev: rsdma: claim platform:$dev/rebind/iommu not honoured: the spec demands an IOMMU"
 served "$dev" && fail "$dev served although the claim was refused"
 grep "$dev .*refused" $CLAIM || fail "the claim file does not show the refusal"
 disk=$(disk_of "$dev") || fail "no disk on $dev"
