@@ -231,7 +231,7 @@ impl Claims {
         let mut t = self.table.lock();
         let mut n = 0;
         for slot in t.specs.iter_mut() {
-            if slot.is_some_and(|s| gone.iter().any(|g| *g == s.target)) {
+            if slot.is_some_and(|s| gone.contains(&s.target)) {
                 *slot = None;
                 n += 1;
             }

@@ -81,7 +81,12 @@ impl Iommu {
         // the (reserved) MSI window as the driver allocates them.
         if let Some(base) = iommu::sw_msi_base(dev) {
             domain.map_msis_at(base).inspect_err(|e| {
-                dev_err!(dev, "rsdma: cannot set up MSI mapping at {:#x}: {:?}", base, e)
+                dev_err!(
+                    dev,
+                    "rsdma: cannot set up MSI mapping at {:#x}: {:?}",
+                    base,
+                    e
+                )
             })?;
         }
         let flush = Flush::new(lazy, flush_ms)?;
