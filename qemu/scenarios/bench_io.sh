@@ -1,5 +1,5 @@
 # Real block I/O on NVMe in every DMA mode (make bench; prints BIO lines, not a test).
-# disks: nvme
+# devices: nvme
 #
 # Knobs (kernel command line, set by scripts/bench-io):
 #   rsdma.bio_reps=N     repetitions (default 3)

@@ -1,5 +1,5 @@
 # NVMe through rsdma, claimed while its driver binds: ext2 with a tree of files, 64 MiB of random data written direct and buffered and read back, rsdma's counters, unbind and bind again; strict, then lazy.
-# disks: nvme
+# devices: nvme
 need_iommu
 trap unclaim_all EXIT
 dev=$(nvme_dev) || fail "no NVMe device"

@@ -1,5 +1,5 @@
 # rmmod while a claimed device is bound is refused and the device keeps working; once its driver unbinds, rsdma unloads and the device works on its normal DMA path.
-# disks: nvme
+# devices: nvme
 need_iommu
 trap unclaim_all EXIT
 dev=$(nvme_dev) || fail "no NVMe device"

@@ -1,5 +1,5 @@
 # virtio-blk on virtio-mmio (the platform bus) through rsdma, claimed by device-tree compatible: data compared; a transport whose probe fails is released; a claim demanding an IOMMU is refused and the device keeps its normal DMA path.
-# disks: virtio-mmio
+# devices: virtio-mmio
 trap unclaim_all EXIT
 dev=$(vmmio_dev) || fail "no virtio-mmio block device"
 insmod /lib/modules/rsdma.ko "claim=of:virtio,mmio/rebind" || fail "insmod rsdma.ko claim=of:virtio,mmio/rebind"

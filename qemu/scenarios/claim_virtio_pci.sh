@@ -1,5 +1,5 @@
 # virtio-blk-pci (iommu_platform=on) through rsdma, claimed by vendor:device: 64 MiB of random data written direct and buffered and read back, rsdma's counters, unbind and bind again.
-# disks: virtio-pci
+# devices: virtio-pci
 need_iommu
 trap unclaim_all EXIT
 dev=$(vpci_dev) || fail "no virtio-blk-pci device"

@@ -1,5 +1,5 @@
 # No IOMMU, RAM above 4 GiB: NVMe claimed with dma_bits=32, so its block I/O above 4 GiB is bounced under it; ext2 and 64 MiB of random data compared.
-# disks: nvme
+# devices: nvme
 need_noiommu
 trap unclaim_all EXIT
 dev=$(nvme_dev) || fail "no NVMe device"
