@@ -2,7 +2,7 @@
 # devices: nvme
 #
 # Knobs (kernel command line, set by scripts/bench-io):
-#   rsdma.bio_reps=N     repetitions (default 3)
+#   rsdma.bio_reps=N     repetitions (default 5)
 #   rsdma.bio_ms=MS      length of one workload run (default 2000)
 #   rsdma.bio_span=MIB   part of the disk the I/O covers (default 128)
 #   rsdma.bio_modes=...  modes, in the order of the first repetition:
@@ -17,7 +17,7 @@
 # or rsdma's claim, and binding nvme again.
 
 REPS=$(boot_arg bio_reps)
-REPS=${REPS:-3}
+REPS=${REPS:-5}
 MS=$(boot_arg bio_ms)
 MS=${MS:-2000}
 SPAN=$(boot_arg bio_span)
