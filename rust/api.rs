@@ -48,6 +48,7 @@ pub unsafe extern "C" fn rsdma_attach(
         tracker: flags & bindings::RSDMA_ATTACH_NO_TRACKER == 0 && crate::tracker_default(),
         untrusted: flags & bindings::RSDMA_ATTACH_UNTRUSTED != 0,
         noncoherent: flags & bindings::RSDMA_ATTACH_NONCOHERENT != 0,
+        limit: u64::MAX,
     };
     match attach::attach(dev, cfg) {
         Ok(()) => 0,

@@ -34,6 +34,9 @@ pub struct Config {
     /// Treat the device as not snooping the CPU caches, whatever firmware
     /// says.
     pub noncoherent: bool,
+    /// The highest address the device can drive, whatever masks its
+    /// driver sets (`u64::MAX`: what the masks say).
+    pub limit: u64,
 }
 
 impl devres::Release for Installed<RsdmaDev> {
@@ -84,7 +87,7 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
         None
     };
     let bounce = if !has_iommu || untrusted {
-        let b = Bounce::new(dev, coherent, has_iommu, dev.dma_mask())
+        let b = Bounce::new(dev, coherent, has_iommu, dev.dma_mask().min(cfg.limit))
             .inspect_err(|e| dev_err!(dev, "rsdma: cannot set up the bounce pool: {:?}", e))?;
         Some(b)
     } else {
@@ -96,6 +99,7 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
             dev: dev.get(),
             coherent,
             untrusted,
+            limit: cfg.limit,
             iommu,
             bounce,
             buffers <- Buffers::new(),
@@ -148,7 +152,7 @@ pub fn attach(dev: &Device, cfg: Config) -> Result {
         None => dev_info!(
             dev,
             "rsdma: attached (direct+bounce, no IOMMU, DMA mask {:#x}, tracker {}, {}coherent)",
-            dev.dma_mask(),
+            d.dma_mask(),
             tracker,
             nc
         ),

@@ -276,7 +276,7 @@ impl RsdmaDev {
 
     fn try_alloc_buffer(&self, req: &BufferRequest) -> Result<NewBuffer, Failure> {
         let may_block = req.gfp & bindings::RSDMA_GFP_DIRECT_RECLAIM != 0;
-        let mask = self.dev.coherent_dma_mask();
+        let mask = self.coherent_mask();
         let route = route::alloc(&self.facts(), req.size as u64, mask).map_err(Failure::Route)?;
         let plan = pages::plan(&pages::Request {
             size: req.size as u64,

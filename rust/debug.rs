@@ -4,6 +4,7 @@
 //! DMA-API-debug state machine), the op counters, and the text of the
 //! device's debugfs `stats` and `declared` files.
 
+use crate::claim::{Claims, State};
 use crate::dev::RsdmaDev;
 use crate::kapi::debugfs;
 use crate::kapi::device::{dma_caller, Device};
@@ -15,8 +16,9 @@ use crate::rsdma_core::dma::{Attrs, Direction};
 use crate::rsdma_core::tracker::{self, Finding, Findings, MapKind, Mapping, Tracker};
 use crate::{dev_err, dev_warn};
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use kernel::c_str;
 use kernel::prelude::*;
-use kernel::{c_str, sync::Arc};
+use kernel::sync::Arc;
 
 /// Records the tracker keeps per device.
 const TRACKER_RECORDS: usize = 4096;
@@ -454,6 +456,7 @@ impl debugfs::Command for Installed<RsdmaDev> {
             n(&s.alloc_failures),
             n(&s.cache_maintenance),
         );
+        let _ = writeln!(out, "dma_limit: {:#x}", d.limit);
     }
 }
 
@@ -499,5 +502,46 @@ impl debugfs::Command for DeclaredFile {
             "regions: {}\nallocations: {}\nallocated_bytes: {}\n",
             n, allocs, bytes
         );
+    }
+}
+
+/// The claim file: writing runs a claim command (a spec list to add, `-`
+/// and specs to forget, `clear`); reading shows the specs and the devices
+/// they named, with the counters of those served.
+impl debugfs::Command for Claims {
+    fn run(&self, cmd: &str) -> Result {
+        self.command(cmd)
+    }
+
+    fn show(&self, out: &mut dyn core::fmt::Write) {
+        let n = |c: &AtomicU64| c.load(Relaxed);
+        let t = self.table.lock();
+        let _ = writeln!(out, "specs:");
+        for s in t.specs() {
+            let _ = writeln!(out, "  {}", s);
+        }
+        let _ = writeln!(out, "devices:");
+        for e in t.devices.iter().flatten() {
+            let drv = e.dev.driver_name().map_or(c_str!("-"), |d| d);
+            let _ = write!(out, "  {} {} {}: ", e.dev.name(), drv, e.spec);
+            let _ = match &e.state {
+                State::Served { state, .. } => {
+                    let d = &state.data;
+                    let s = &d.debug.stats;
+                    writeln!(
+                        out,
+                        "served (maps {}, sg_maps {}, allocs {}, bounce_maps {}, live {})",
+                        n(&s.maps),
+                        n(&s.sg_maps),
+                        n(&s.allocs),
+                        n(&s.bounce_maps),
+                        d.debug.live().0
+                    )
+                }
+                State::Refused(why) => writeln!(out, "refused: {}", why),
+                State::Failed(err) => writeln!(out, "attach failed: {:?}", err),
+                State::Settling => writeln!(out, "released (the probe failed)"),
+            };
+        }
     }
 }

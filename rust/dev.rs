@@ -53,6 +53,9 @@ pub struct RsdmaDev {
     pub(crate) coherent: bool,
     /// Whether mappings that do not fill whole IOMMU granules are bounced.
     pub(crate) untrusted: bool,
+    /// The highest address the device may be given whatever its driver's
+    /// masks say (a claim's `dma_bits`; `u64::MAX`: no limit).
+    pub(crate) limit: u64,
     /// The IOMMU domain and IO address space, when an IOMMU translates the
     /// device (first: its timer stops before anything else goes).
     pub(crate) iommu: Option<Pin<KBox<Iommu>>>,
@@ -74,6 +77,17 @@ pub struct RsdmaDev {
 }
 
 impl RsdmaDev {
+    /// The streaming DMA mask rsdma honours: the driver's, within the
+    /// device's limit.
+    pub(crate) fn dma_mask(&self) -> u64 {
+        self.dev.dma_mask().min(self.limit)
+    }
+
+    /// The coherent DMA mask rsdma honours.
+    pub(crate) fn coherent_mask(&self) -> u64 {
+        self.dev.coherent_dma_mask().min(self.limit)
+    }
+
     /// The IOMMU backend, for a route that needs one.
     pub(crate) fn iommu(&self) -> Result<&Iommu> {
         self.iommu.as_deref().ok_or(EINVAL)

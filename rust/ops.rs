@@ -100,7 +100,7 @@ impl RsdmaDev {
             granule_shift: iommu.granule().trailing_zeros(),
         };
         let prot = prot_for(dir, self.coherent, attrs);
-        let mapped = iommu.map_sg(sg, &segs, &limits, prot, self.dev.dma_mask())?;
+        let mapped = iommu.map_sg(sg, &segs, &limits, prot, self.dma_mask())?;
         if !attrs.contains(Attrs::SKIP_CPU_SYNC) {
             for &(p, l) in segs.iter() {
                 self.sync_for_device_phys(p, l as usize, dir);
@@ -250,13 +250,13 @@ impl Operations for RsdmaDev {
         let addr = match self.iommu.as_ref() {
             Some(iommu) => {
                 let prot = prot_for(dir, false, attrs).union(Prot::MMIO);
-                iommu.map_range(phys, size, prot, self.dev.dma_mask())?
+                iommu.map_range(phys, size, prot, self.dma_mask())?
             }
             // MMIO is never bounced: the device reaches it or the map fails.
             None => {
                 let last = phys.checked_add(size as u64).and_then(|e| e.checked_sub(1));
                 match last {
-                    Some(last) if size != 0 && last <= self.dev.dma_mask() => phys,
+                    Some(last) if size != 0 && last <= self.dma_mask() => phys,
                     _ => {
                         dev_err!(
                             self.dev,

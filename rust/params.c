@@ -28,6 +28,12 @@ module_param(coherent_max_mib, uint, 0644);
 MODULE_PARM_DESC(coherent_max_mib,
 		 "MiB one coherent or page allocation may take (1 to 65536)");
 
+
+static char *claim;
+module_param(claim, charp, 0444);
+MODULE_PARM_DESC(claim,
+		 "devices to take over when their driver binds: specs pci:DOMAIN:BUS:SLOT.FN, pci:VENDOR:DEVICE, platform:NAME or of:COMPATIBLE, each with /options, separated by commas (see Documentation/rsdma.rst)");
+
 unsigned int rsdma_param_bounce_kib(void)
 {
 	return READ_ONCE(bounce_kib);
@@ -46,4 +52,9 @@ unsigned int rsdma_param_dmabuf_max_kib(void)
 unsigned int rsdma_param_coherent_max_mib(void)
 {
 	return READ_ONCE(coherent_max_mib);
+}
+
+const char *rsdma_param_claim(void)
+{
+	return claim;
 }

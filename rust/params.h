@@ -7,5 +7,7 @@ unsigned int rsdma_param_bounce_kib(void);
 unsigned int rsdma_param_bounce_max_pools(void);
 unsigned int rsdma_param_dmabuf_max_kib(void);
 unsigned int rsdma_param_coherent_max_mib(void);
+/* The claim= string as given at load, or NULL. */
+const char *rsdma_param_claim(void);
 
 #endif

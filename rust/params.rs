@@ -42,3 +42,16 @@ pub(crate) fn coherent_max_bytes() -> u64 {
     let mib = unsafe { bindings::rsdma_param_coherent_max_mib() };
     u64::from(mib.clamp(1, MAX_COHERENT_MIB)) << 20
 }
+
+/// The claim specs given at load (`claim=`), if any.
+pub(crate) fn claim() -> Option<&'static kernel::str::CStr> {
+    // SAFETY: a plain read of a parameter set at load time (read-only
+    // afterwards: mode 0444).
+    let p = unsafe { bindings::rsdma_param_claim() };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null charp parameter is a NUL-terminated string that
+    // lives as long as the module.
+    Some(unsafe { kernel::str::CStr::from_char_ptr(p) })
+}

@@ -40,7 +40,7 @@ impl RsdmaDev {
             iommu: self.iommu.is_some(),
             untrusted: self.untrusted,
             coherent: self.coherent,
-            dma_mask: self.dev.dma_mask(),
+            dma_mask: self.dma_mask(),
             granule_shift: self
                 .iommu
                 .as_ref()
@@ -137,9 +137,7 @@ impl RsdmaDev {
         match self.route(phys, size, dir, attrs)? {
             Route::Iova => {
                 let prot = prot_for(dir, self.coherent, attrs);
-                let addr = self
-                    .iommu()?
-                    .map_range(phys, size, prot, self.dev.dma_mask())?;
+                let addr = self.iommu()?.map_range(phys, size, prot, self.dma_mask())?;
                 self.sync_for_map(phys, size, dir, attrs);
                 Ok(addr)
             }
@@ -158,7 +156,7 @@ impl RsdmaDev {
                 let bounce = self.bounce()?;
                 let b = bounce.map(mem, dir, attrs, iommu.granule() - 1)?;
                 let prot = prot_for(dir, self.coherent, attrs);
-                match iommu.map_range(b.span_phys, b.span_len, prot, self.dev.dma_mask()) {
+                match iommu.map_range(b.span_phys, b.span_len, prot, self.dma_mask()) {
                     Ok(iova) => {
                         Stats::count(&self.debug.stats.bounce_maps);
                         Ok(iova + (b.addr - b.span_start))

@@ -15,6 +15,7 @@ pub mod api;
 pub mod attach;
 pub mod bounce;
 pub mod cache;
+pub mod claim;
 pub mod coherent;
 pub mod debug;
 pub mod declared;
@@ -30,6 +31,7 @@ pub mod route;
 #[path = "kapi"]
 pub mod kapi {
     pub mod bindings;
+    pub mod bus;
     pub mod cache;
     pub mod debugfs;
     pub mod device;
@@ -46,6 +48,7 @@ pub mod kapi {
     pub mod mm;
     pub mod module;
     pub mod page;
+    pub mod pci;
     pub mod scatterlist;
     pub mod sync;
     pub mod time;
@@ -63,6 +66,8 @@ pub mod rsdma_core {
     pub mod bitmap;
     pub mod bounce;
     pub mod cache;
+    pub mod claim;
+    pub mod claimspec;
     pub mod coherent;
     pub mod cpu_access;
     pub mod declared;
@@ -93,9 +98,13 @@ pub fn tracker_default() -> bool {
     true
 }
 
-/// Field order matters: `/dev/rsdma` goes first, the debugfs directory
-/// last.
+/// The module's state, dropped in this order at unload: the claim file,
+/// the bus notifiers, the claims, `/dev/rsdma`, the dma-buf file, then the
+/// debugfs directory.
 struct Rsdma {
+    _claim_file: kapi::debugfs::CommandFile<claim::Claims>,
+    _notifiers: claim::Notifiers,
+    _claims: Arc<claim::Claims>,
     _misc: Pin<KBox<kapi::miscdev::Registration<dmabuf::ioctl::RsdmaMisc>>>,
     _dmabuf_file: kapi::debugfs::CommandFile<debug::ExportView>,
     _debugfs: kapi::debugfs::Dir,
@@ -117,6 +126,19 @@ impl kernel::Module for Rsdma {
         if !kapi::dma_ops::kernel_has_dma_ops() {
             pr_warn!("rsdma: this kernel has no per-device DMA ops (CONFIG_ARCH_HAS_DMA_OPS); attaching will fail\n");
         }
+        let claims = Arc::pin_init(claim::Claims::new()?, GFP_KERNEL)?;
+        let at_load = match params::claim() {
+            Some(text) => {
+                let text = text.to_str().map_err(|_| {
+                    pr_err!("claim= is not UTF-8\n");
+                    EINVAL
+                })?;
+                claims.add(text)?
+            }
+            None => KVec::new(),
+        };
+        let notifiers = claim::Notifiers::register(&claims)?;
+        let claim_file = kapi::debugfs::CommandFile::new(&debugfs, c_str!("claim"), claims.clone());
         pr_info!(
             "rsdma {} loaded (debugfs: {})\n",
             VERSION,
@@ -126,7 +148,13 @@ impl kernel::Module for Rsdma {
                 "absent"
             }
         );
+        // Last: a device taken over from here on holds a module reference,
+        // so nothing after this may fail.
+        claims.take_over_bound(&at_load);
         Ok(Rsdma {
+            _claim_file: claim_file,
+            _notifiers: notifiers,
+            _claims: claims,
             _misc: misc,
             _dmabuf_file: dmabuf_file,
             _debugfs: debugfs,

@@ -186,3 +186,180 @@ load_edu() {
 hex_field() {
 	echo "$2" | sed -n "s/.*$1 \\(0x[0-9a-f]*\\).*/\\1/p"
 }
+
+# --- Disks and claiming (the claim_* and bench_io scenarios) ---
+
+CLAIM=/sys/kernel/debug/rsdma/claim
+
+# pci_by_id VENDOR DEVICE: the PCI address of the first device with these
+# IDs (hex, without 0x).
+pci_by_id() {
+	for d in /sys/bus/pci/devices/*; do
+		if [ "$(cat "$d/vendor")" = "0x$1" ] && [ "$(cat "$d/device")" = "0x$2" ]; then
+			basename "$d"
+			return 0
+		fi
+	done
+	echo "no PCI device $1:$2" >&2
+	return 1
+}
+
+# NVMe (QEMU's 1b36:0010) and virtio-blk-pci (modern: 1af4:1042).
+nvme_dev() { pci_by_id 1b36 0010; }
+vpci_dev() { pci_by_id 1af4 1042; }
+
+# vmmio_dev: the virtio-mmio transport (a platform device) that carries a
+# block device.
+vmmio_dev() {
+	for d in /sys/bus/platform/devices/*.virtio_mmio; do
+		if ls "$d"/virtio*/block 2>/dev/null | grep -q .; then
+			basename "$d"
+			return 0
+		fi
+	done
+	echo "no virtio-mmio block device" >&2
+	return 1
+}
+
+# sysdev DEV: DEV's sysfs directory (a PCI address or a platform name).
+sysdev() {
+	if [ -e "/sys/bus/pci/devices/$1" ]; then echo "/sys/bus/pci/devices/$1"
+	else echo "/sys/bus/platform/devices/$1"; fi
+}
+
+# disk_of DEV: the block device (nvme0n1, vda...) on DEV, waiting up to
+# 30 s for it to appear after a bind.
+disk_of() {
+	i=0
+	while [ $i -lt 300 ]; do
+		b=$(ls -d "$(sysdev "$1")"/nvme/nvme*/nvme*n1 "$(sysdev "$1")"/virtio*/block/* 2>/dev/null | head -1)
+		if [ -n "$b" ] && [ -b "/dev/$(basename "$b")" ]; then
+			basename "$b"
+			return 0
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "no block device on $1" >&2
+	return 1
+}
+
+# driver_of DEV: the name of the driver bound to DEV (empty if none).
+driver_of() {
+	d=$(sysdev "$1")/driver
+	[ -e "$d" ] && basename "$(readlink "$d")"
+}
+
+# rebind DEV: unbinds DEV's driver and binds it again.
+rebind() {
+	drv=$(driver_of "$1")
+	[ -n "$drv" ] || fail "$1 has no driver"
+	bus=$(basename "$(readlink "$(sysdev "$1")/subsystem")")
+	echo "$1" >"/sys/bus/$bus/drivers/$drv/unbind" || fail "unbind $1 from $drv"
+	echo "$1" >"/sys/bus/$bus/drivers/$drv/bind" || fail "bind $1 to $drv"
+}
+
+# claim LINE: writes a command to rsdma's claim file.
+claim() {
+	echo "$1" >$CLAIM || fail "claim command '$1' refused (see the kernel log)"
+}
+
+# served DEV: DEV is attached to rsdma by a claim.
+served() {
+	grep -q "^  $1 .*: served" $CLAIM 2>/dev/null && [ -e "/sys/kernel/debug/rsdma/$1/stats" ]
+}
+
+# dev_stat DEV NAME OP VALUE: as expect_stat, for DEV's rsdma stats.
+dev_stat() {
+	v=$(sed -n "s/^$2: //p" "/sys/kernel/debug/rsdma/$1/stats")
+	[ -n "$v" ] || fail "rsdma stats of $1 lack '$2'"
+	[ "$v" "$3" "$4" ] 2>/dev/null || fail "rsdma stats of $1: '$2: $v', expected $3 $4"
+}
+
+# drop_caches DISK: the next reads of DISK come from the device.
+drop_caches() {
+	sync
+	blockdev --flushbufs "/dev/$1"
+	echo 3 >/proc/sys/vm/drop_caches
+}
+
+# data_check DISK MIB: writes MIB MiB of random data to DISK twice, with
+# O_DIRECT at offset 0 and through the page cache after it, drops the
+# caches and reads each copy back the other way: both sha256 must match.
+data_check() {
+	rnd=/tmp/random-$2
+	[ -f $rnd ] || dd if=/dev/urandom of=$rnd bs=1M count="$2" 2>/dev/null || fail "no random data"
+	want=$(sha256sum <$rnd | cut -d' ' -f1)
+	dd if=$rnd of="/dev/$1" bs=1M oflag=direct 2>/dev/null || fail "direct write to $1"
+	dd if=$rnd of="/dev/$1" bs=1M seek="$2" conv=fsync 2>/dev/null || fail "buffered write to $1"
+	drop_caches "$1"
+	got=$(dd if="/dev/$1" bs=1M count="$2" 2>/dev/null | sha256sum | cut -d' ' -f1)
+	[ "$got" = "$want" ] || fail "$1: the $2 MiB written direct read back buffered differ ($got, wrote $want)"
+	got=$(dd if="/dev/$1" bs=1M skip="$2" count="$2" iflag=direct 2>/dev/null | sha256sum | cut -d' ' -f1)
+	[ "$got" = "$want" ] || fail "$1: the $2 MiB written buffered read back direct differ ($got, wrote $want)"
+	drop_caches "$1"
+	echo "$1: $2 MiB written direct and buffered, read back the other way: sha256 $want matches"
+}
+
+# fs_check DISK: ext2 on DISK, a tree of files copied in, unmounted,
+# mounted again and compared file by file.
+fs_check() {
+	tree=/tmp/tree
+	if [ ! -d $tree ]; then
+		mkdir -p $tree/mod $tree/bin $tree/rand/a/b
+		cp /lib/modules/*.ko $tree/mod/
+		cp /bin/busybox /usr/bin/* $tree/bin/
+		for n in 1 511 4095 4096 4097 65536 1048583 3145728; do
+			dd if=/dev/urandom of=$tree/rand/a/f$n bs=$n count=1 2>/dev/null
+		done
+		i=0
+		while [ $i -lt 64 ]; do
+			dd if=/dev/urandom of=$tree/rand/a/b/s$i bs=$((i * 97 + 1)) count=1 2>/dev/null
+			i=$((i + 1))
+		done
+		(cd $tree && find . -type f | sort | xargs sha256sum) >/tmp/tree.sum
+	fi
+	mke2fs -F "/dev/$1" >/dev/null 2>&1 || fail "mke2fs on $1"
+	mkdir -p /mnt
+	mount -t ext2 "/dev/$1" /mnt || fail "mount $1"
+	cp -a $tree /mnt/ || fail "copying the tree to $1"
+	umount /mnt || fail "umount $1"
+	drop_caches "$1"
+	mount -t ext2 "/dev/$1" /mnt || fail "mount $1 again"
+	(cd /mnt/tree && find . -type f | sort | xargs sha256sum) >/tmp/tree.got
+	umount /mnt
+	cmp -s /tmp/tree.sum /tmp/tree.got || {
+		diff /tmp/tree.sum /tmp/tree.got | head -5
+		fail "$1: the files read back from ext2 differ"
+	}
+	echo "$1: ext2 with $(wc -l </tmp/tree.sum) files ($(du -sk $tree | cut -f1) KiB) copied, remounted, all match"
+}
+
+# unclaim_all: forgets every spec, gives each claimed device back to its
+# driver on the normal DMA path, and unloads rsdma (scenarios end so).
+unclaim_all() {
+	[ -e $CLAIM ] || return 0
+	echo clear >$CLAIM
+	for d in $(sed -n 's/^  \([^ ]*\) .*: served.*/\1/p' $CLAIM); do
+		rebind "$d"
+	done
+	rmmod rsdma
+}
+
+# --- Benchmarks ---
+
+# boot_arg NAME: the value of rsdma.NAME= on the kernel command line, its
+# commas turned into spaces.
+boot_arg() { sed -n "s/.*rsdma\.$1=\([^ ]*\).*/\1/p" /proc/cmdline | tr , ' '; }
+
+# rotated N WORD...: the words rotated left by N - 1 (the order of
+# repetition N, so that no mode is always first or last).
+rotated() {
+	k=$(( ($1 - 1) % ($# - 1) ))
+	shift
+	i=0
+	for w in "$@"; do [ $i -ge $k ] && printf '%s ' "$w"; i=$((i + 1)); done
+	i=0
+	for w in "$@"; do [ $i -lt $k ] && printf '%s ' "$w"; i=$((i + 1)); done
+	echo
+}

@@ -77,6 +77,18 @@ impl Iommu {
             }
         });
         resv?;
+        // MSIs go through the IOMMU too: their doorbells are mapped in
+        // the (reserved) MSI window as the driver allocates them.
+        if let Some(base) = iommu::sw_msi_base(dev) {
+            domain.map_msis_at(base).inspect_err(|e| {
+                dev_err!(
+                    dev,
+                    "rsdma: cannot set up MSI mapping at {:#x}: {:?}",
+                    base,
+                    e
+                )
+            })?;
+        }
         let flush = Flush::new(lazy, flush_ms)?;
         let dev = dev.get();
         Ok(try_pin_init!(Self {

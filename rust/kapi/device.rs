@@ -42,6 +42,24 @@ pub enum Level {
 }
 
 impl Device {
+    /// The `compatible` property of the device's device-tree node
+    /// (`of_get_property`): strings, each ended by a NUL; empty when the
+    /// device has no node or the node no such property.
+    pub fn of_compatible(&self) -> &[u8] {
+        let mut len: core::ffi::c_int = 0;
+        // SAFETY: the device is live; `len` is valid for writes.
+        let p = unsafe { bindings::rsdma_helper_of_compatible(self.as_raw(), &mut len) };
+        match usize::try_from(len) {
+            Ok(len) if !p.is_null() && len > 0 => {
+                // SAFETY: `of_get_property` returns the property's value,
+                // `len` bytes, which lives as long as the node, which the
+                // device holds as long as it lives (longer than `&self`).
+                unsafe { core::slice::from_raw_parts(p.cast::<u8>(), len) }
+            }
+            _ => &[],
+        }
+    }
+
     /// Borrows a `struct device`.
     ///
     /// # Safety
@@ -157,6 +175,36 @@ impl Device {
         unsafe { bindings::rsdma_helper_dev_is_dma_coherent(self.as_raw()) }
     }
 
+    /// The name of the driver bound to the device, if any.  Without the
+    /// device lock the answer may be stale by the time it is used.
+    pub fn driver_name(&self) -> Option<&kernel::str::CStr> {
+        // SAFETY: the device is live; a bound driver outlives its binding,
+        // and driver names are static.
+        let name = unsafe { bindings::rsdma_helper_dev_driver_name(self.as_raw()) };
+        if name.is_null() {
+            return None;
+        }
+        // SAFETY: non-null driver names are NUL-terminated and static.
+        Some(unsafe { kernel::str::CStr::from_char_ptr(name) })
+    }
+
+    /// Unbinds the device's driver, if any, and binds the driver that
+    /// matches it (`device_reprobe`).  Takes the device lock: the caller
+    /// must not hold it, nor any lock a bus notifier takes.
+    pub fn reprobe(&self) -> kernel::error::Result {
+        // SAFETY: the device is live; the driver core takes the locks.
+        kernel::error::to_result(unsafe { bindings::device_reprobe(self.as_raw()) })
+    }
+
+    /// Takes the device lock (`device_lock`), which the driver core holds
+    /// while it binds or unbinds a driver: once it is taken, no binding
+    /// of the device is under way.
+    pub fn lock(&self) -> DeviceLock<'_> {
+        // SAFETY: the device is live.
+        unsafe { bindings::rsdma_helper_device_lock(self.as_raw()) };
+        DeviceLock(self, core::marker::PhantomData)
+    }
+
     /// Logs `args` at `level` with the device's driver and name as prefix.
     ///
     /// Formats on the stack: usable in atomic context.  Lines longer than
@@ -201,6 +249,18 @@ impl Device {
     /// Takes a counted reference to the device.
     pub fn get(&self) -> ARef<Self> {
         ARef::from(self)
+    }
+}
+
+/// The device lock, released on drop (see [`Device::lock`]).  Not `Send`:
+/// a mutex is released by the thread that took it.
+pub struct DeviceLock<'a>(&'a Device, core::marker::PhantomData<*mut ()>);
+
+impl Drop for DeviceLock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: taken in `Device::lock` by this thread (the guard cannot
+        // move to another one).
+        unsafe { bindings::rsdma_helper_device_unlock(self.0.as_raw()) };
     }
 }
 

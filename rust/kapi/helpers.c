@@ -22,6 +22,7 @@
 #include <linux/libnvdimm.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/of.h>
 #include <linux/pci.h>
 #include <linux/scatterlist.h>
 
@@ -99,6 +100,34 @@ struct device *rsdma_helper_get_device(struct device *dev)
 void rsdma_helper_put_device(struct device *dev)
 {
 	put_device(dev);
+}
+
+const char *rsdma_helper_dev_driver_name(struct device *dev)
+{
+	const struct device_driver *drv = READ_ONCE(dev->driver);
+
+	return drv ? drv->name : NULL;
+}
+
+void rsdma_helper_device_lock(struct device *dev)
+{
+	device_lock(dev);
+}
+
+void rsdma_helper_device_unlock(struct device *dev)
+{
+	device_unlock(dev);
+}
+
+const void *rsdma_helper_of_compatible(struct device *dev, int *len)
+{
+	*len = 0;
+	return dev->of_node ? of_get_property(dev->of_node, "compatible", len) : NULL;
+}
+
+bool rsdma_helper_try_module_get(struct module *mod)
+{
+	return try_module_get(mod);
 }
 
 const char *rsdma_helper_dev_name(const struct device *dev)
@@ -182,6 +211,15 @@ struct device *rsdma_helper_pci_dev(struct pci_dev *pdev)
 resource_size_t rsdma_helper_pci_resource_len(struct pci_dev *pdev, int bar)
 {
 	return pci_resource_len(pdev, bar);
+}
+
+bool rsdma_helper_pci_ids(struct device *dev, u16 *vendor, u16 *device)
+{
+	if (!dev_is_pci(dev))
+		return false;
+	*vendor = to_pci_dev(dev)->vendor;
+	*device = to_pci_dev(dev)->device;
+	return true;
 }
 
 void rsdma_helper_pci_driver_set_managed_dma(struct pci_driver *drv, bool on)
@@ -338,6 +376,24 @@ void rsdma_helper_for_each_resv_region(struct device *dev,
 	list_for_each_entry(region, &regions, list)
 		fn(ctx, region->start, region->length);
 	iommu_put_resv_regions(dev, &regions);
+}
+
+bool rsdma_helper_sw_msi_base(struct device *dev, u64 *base)
+{
+	struct iommu_resv_region *region;
+	LIST_HEAD(regions);
+	bool found = false;
+
+	iommu_get_resv_regions(dev, &regions);
+	list_for_each_entry(region, &regions, list) {
+		if (region->type == IOMMU_RESV_SW_MSI) {
+			*base = region->start;
+			found = true;
+			break;
+		}
+	}
+	iommu_put_resv_regions(dev, &regions);
+	return found;
 }
 
 static int rsdma_count_dev(struct device *dev, void *data)

@@ -35,6 +35,14 @@ dma_addr_t rsdma_helper_phys_to_dma(struct device *dev, phys_addr_t phys);
 phys_addr_t rsdma_helper_dma_to_phys(struct device *dev, dma_addr_t addr);
 
 struct device *rsdma_helper_get_device(struct device *dev);
+/* The name of the bound driver, or NULL. */
+const char *rsdma_helper_dev_driver_name(struct device *dev);
+void rsdma_helper_device_lock(struct device *dev);
+void rsdma_helper_device_unlock(struct device *dev);
+/* The device's OF node's "compatible" property (*len bytes), or NULL. */
+const void *rsdma_helper_of_compatible(struct device *dev, int *len);
+struct module;
+bool rsdma_helper_try_module_get(struct module *mod);
 void rsdma_helper_put_device(struct device *dev);
 const char *rsdma_helper_dev_name(const struct device *dev);
 void rsdma_helper_dev_info(const struct device *dev, const char *msg);
@@ -56,6 +64,8 @@ void *rsdma_helper_pci_get_drvdata(struct pci_dev *pdev);
 void rsdma_helper_pci_set_drvdata(struct pci_dev *pdev, void *data);
 struct device *rsdma_helper_pci_dev(struct pci_dev *pdev);
 resource_size_t rsdma_helper_pci_resource_len(struct pci_dev *pdev, int bar);
+/* A PCI device's vendor and device ID; false when dev is not PCI. */
+bool rsdma_helper_pci_ids(struct device *dev, u16 *vendor, u16 *device);
 void rsdma_helper_pci_driver_set_managed_dma(struct pci_driver *drv, bool on);
 
 struct scatterlist *rsdma_helper_sg_next(struct scatterlist *sg);
@@ -105,6 +115,11 @@ struct iommu_domain;
 void rsdma_helper_for_each_resv_region(struct device *dev,
 				       void (*fn)(void *ctx, u64 start, u64 len),
 				       void *ctx);
+/*
+ * The start of dev's software MSI window (IOMMU_RESV_SW_MSI), where the
+ * IOMMU must map MSI doorbells; false when it has none.
+ */
+bool rsdma_helper_sw_msi_base(struct device *dev, u64 *base);
 /* How many devices share dev's IOMMU group; 0 without a group. */
 int rsdma_helper_iommu_group_size(struct device *dev);
 void rsdma_helper_iommu_flush_iotlb_all(struct iommu_domain *domain);

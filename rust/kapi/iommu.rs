@@ -91,6 +91,17 @@ impl Domain {
         unsafe { bindings::iommu_detach_device(self.ptr, dev.as_raw()) };
     }
 
+    /// Has the MSI layer map the doorbells of MSIs allocated from now on
+    /// for devices attached to the domain, at IOVAs from `base`
+    /// (`iommu_get_msi_cookie`): without it, a device's MSI writes fault
+    /// in the IOMMU.  The window at `base` must be kept out of the
+    /// domain's other mappings.
+    pub fn map_msis_at(&self, base: u64) -> Result {
+        // SAFETY: the domain is live and unmanaged; the cookie is freed
+        // with it (`iommu_domain_free`).
+        to_result(unsafe { bindings::iommu_get_msi_cookie(self.ptr, base) })
+    }
+
     /// Maps `size` bytes at `iova` to `phys` (`iommu_map`); never sleeps.
     pub fn map(&self, iova: u64, phys: u64, size: usize, prot: Prot) -> Result {
         // SAFETY: the domain is live; the page tables belong to it.
@@ -147,6 +158,14 @@ impl Drop for Domain {
 unsafe impl Send for Domain {}
 // SAFETY: as above.
 unsafe impl Sync for Domain {}
+
+/// The start of `dev`'s software MSI window (`IOMMU_RESV_SW_MSI`): where
+/// an IOMMU that translates MSIs needs their doorbells mapped.
+pub fn sw_msi_base(dev: &Device) -> Option<u64> {
+    let mut base = 0u64;
+    // SAFETY: the device is live; `base` is valid for writes.
+    unsafe { bindings::rsdma_helper_sw_msi_base(dev.as_raw(), &mut base) }.then_some(base)
+}
 
 /// How many devices share `dev`'s IOMMU group (0 when it has none).
 pub fn group_size(dev: &Device) -> usize {

@@ -17,3 +17,22 @@ pub(crate) fn this_module() -> *mut bindings::module {
     // every module by modpost) reads nothing.
     core::ptr::addr_of_mut!(__this_module)
 }
+
+/// A reference to this module (`try_module_get(THIS_MODULE)`): while one
+/// is held, the module cannot be unloaded.  Given back on drop.
+pub struct ModuleRef(());
+
+impl ModuleRef {
+    /// Takes a reference; `None` when the module is being unloaded.
+    pub fn get() -> Option<Self> {
+        // SAFETY: `this_module()` is this module's own `struct module`.
+        unsafe { bindings::rsdma_helper_try_module_get(this_module()) }.then_some(ModuleRef(()))
+    }
+}
+
+impl Drop for ModuleRef {
+    fn drop(&mut self) {
+        // SAFETY: the reference `get` took.
+        unsafe { bindings::module_put(this_module()) };
+    }
+}

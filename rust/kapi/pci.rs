@@ -12,6 +12,14 @@ use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::types::Opaque;
 
+/// The vendor and device ID of `dev` when it is a PCI device.
+pub fn ids(dev: &device::Device) -> Option<(u16, u16)> {
+    let (mut vendor, mut device) = (0u16, 0u16);
+    // SAFETY: the device is live; the outputs are valid for writes.
+    let is_pci = unsafe { bindings::rsdma_helper_pci_ids(dev.as_raw(), &mut vendor, &mut device) };
+    is_pci.then_some((vendor, device))
+}
+
 /// A `struct pci_dev`.
 ///
 /// # Invariants

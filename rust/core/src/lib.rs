@@ -12,6 +12,8 @@
 //! Components:
 //! - [`dma`]: the DMA direction and attribute types the tables share;
 //! - [`route`]: where a mapping goes (IOVA, bounce, direct);
+//! - [`claimspec`], [`claim`]: which devices rsdma takes over at bind, and
+//!   whether it can;
 //! - [`bitmap`]: word bitmaps and a hierarchical summary index;
 //! - [`iova`]: chunked IOVA bitmap allocator with per-CPU magazine caches;
 //! - [`bounce`]: swiotlb-like bounce slot areas;
@@ -36,6 +38,8 @@ extern crate std;
 pub mod bitmap;
 pub mod bounce;
 pub mod cache;
+pub mod claim;
+pub mod claimspec;
 pub mod coherent;
 pub mod cpu_access;
 pub mod declared;

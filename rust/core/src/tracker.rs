@@ -66,8 +66,11 @@ impl MapKind {
 
 /// The attributes an unmap must repeat from its map, for [`Tracker::new`]:
 /// all but `DMA_ATTR_SKIP_CPU_SYNC`, which the DMA API lets an unmap add or
-/// leave out.
-pub const UNMAP_COMPARED_ATTRS: Attrs = Attrs::all().difference(Attrs::SKIP_CPU_SYNC);
+/// leave out, and `DMA_ATTR_NO_WARN`, which only says how a failed map is
+/// reported (NVMe maps with it and unmaps without).
+pub const UNMAP_COMPARED_ATTRS: Attrs = Attrs::all()
+    .difference(Attrs::SKIP_CPU_SYNC)
+    .difference(Attrs::NO_WARN);
 
 /// Parts a mapping is cut into for ownership tracking.
 pub const OWNER_PARTS: u64 = 64;

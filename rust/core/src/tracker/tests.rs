@@ -47,6 +47,23 @@ fn clean_lifecycle_has_no_findings() {
 }
 
 #[test]
+fn unmap_may_drop_no_warn_and_skip_cpu_sync() {
+    // NVMe maps requests with DMA_ATTR_NO_WARN and unmaps them without.
+    let mut t = tracker(16);
+    let m = Mapping {
+        attrs: Attrs::NO_WARN,
+        ..single(0x1000, 0x200, Direction::ToDevice)
+    };
+    t.map(m);
+    t.mapping_error_checked(DEV, 0x1000);
+    let u = Mapping {
+        attrs: Attrs::SKIP_CPU_SYNC,
+        ..m
+    };
+    assert!(t.unmap(u).is_empty());
+}
+
+#[test]
 fn each_unmap_finding() {
     let mut t = tracker(16);
     let m = single(0x1000, 0x200, Direction::ToDevice);
