@@ -15,6 +15,32 @@ use kernel::types::ARef;
 
 pub use crate::rsdma_core::dma::Direction;
 
+/// Copies `out.len()` bytes from `src` with volatile reads: memory a device
+/// may write at any time.
+///
+/// # Safety
+///
+/// `src..src + out.len()` must be valid for reads.
+pub(super) unsafe fn read_volatile_bytes(src: *const u8, out: &mut [u8]) {
+    for (i, b) in out.iter_mut().enumerate() {
+        // SAFETY: `i < out.len()`, inside the range the caller vouches for.
+        *b = unsafe { src.add(i).read_volatile() };
+    }
+}
+
+/// Copies `data` to `dst` with volatile writes: memory a device may read
+/// at any time.
+///
+/// # Safety
+///
+/// `dst..dst + data.len()` must be valid for writes.
+pub(super) unsafe fn write_volatile_bytes(dst: *mut u8, data: &[u8]) {
+    for (i, b) in data.iter().enumerate() {
+        // SAFETY: `i < data.len()`, inside the range the caller vouches for.
+        unsafe { dst.add(i).write_volatile(*b) };
+    }
+}
+
 /// A streaming mapping of a page buffer it owns (`dma_map_page_attrs`).
 ///
 /// The device owns the buffer while it is mapped; the CPU gets it back for a
@@ -276,21 +302,17 @@ impl Coherent {
     /// Copies `out.len()` bytes at `offset` out of the buffer.
     pub fn read(&self, offset: usize, out: &mut [u8]) -> Result {
         self.check_cpu_range(offset, out.len())?;
-        for (i, b) in out.iter_mut().enumerate() {
-            // SAFETY: `offset + i < len` in a buffer the kernel maps (both
-            // checked); volatile because the device may write it any time.
-            *b = unsafe { self.cpu.add(offset + i).read_volatile() };
-        }
+        // SAFETY: `offset + out.len() <= len` in a buffer the kernel maps
+        // (both checked).
+        unsafe { read_volatile_bytes(self.cpu.add(offset), out) };
         Ok(())
     }
 
     /// Copies `data` into the buffer at `offset`.
     pub fn write(&self, offset: usize, data: &[u8]) -> Result {
         self.check_cpu_range(offset, data.len())?;
-        for (i, b) in data.iter().enumerate() {
-            // SAFETY: as in `read`.
-            unsafe { self.cpu.add(offset + i).write_volatile(*b) };
-        }
+        // SAFETY: as in `read`.
+        unsafe { write_volatile_bytes(self.cpu.add(offset), data) };
         Ok(())
     }
 }
@@ -551,9 +573,7 @@ impl CoherentSgTable<'_> {
                 // + n <= len`.  Volatile: a device may write them any time.
                 unsafe {
                     let p = bindings::rsdma_helper_phys_to_virt(e.phys()).cast::<u8>();
-                    for (i, b) in out[done..done + n].iter_mut().enumerate() {
-                        *b = p.add(at - base + i).read_volatile();
-                    }
+                    read_volatile_bytes(p.add(at - base), &mut out[done..done + n]);
                 }
                 done += n;
             }
@@ -651,21 +671,16 @@ impl NonCoherent {
     /// Copies `data` into the pages at `offset` (the CPU must own them).
     pub fn write(&self, offset: usize, data: &[u8]) -> Result {
         self.check_range(offset, data.len())?;
-        for (i, b) in data.iter().enumerate() {
-            // SAFETY: inside the allocation (checked); volatile, as a device
-            // may access the pages.
-            unsafe { self.virt.add(offset + i).write_volatile(*b) };
-        }
+        // SAFETY: inside the allocation (checked).
+        unsafe { write_volatile_bytes(self.virt.add(offset), data) };
         Ok(())
     }
 
     /// Copies bytes at `offset` out of the pages (the CPU must own them).
     pub fn read(&self, offset: usize, out: &mut [u8]) -> Result {
         self.check_range(offset, out.len())?;
-        for (i, b) in out.iter_mut().enumerate() {
-            // SAFETY: as in `write`.
-            *b = unsafe { self.virt.add(offset + i).read_volatile() };
-        }
+        // SAFETY: as in `write`.
+        unsafe { read_volatile_bytes(self.virt.add(offset), out) };
         Ok(())
     }
 }

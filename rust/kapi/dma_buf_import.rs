@@ -116,12 +116,9 @@ impl Vmap<'_> {
             Some(end) if end <= self.buf.size() => {}
             _ => return Err(EINVAL),
         }
-        for (i, b) in out.iter_mut().enumerate() {
-            // SAFETY: `offset + i < size`: inside the mapping of the buffer,
-            // which lives as long as `self`; volatile because devices may
-            // write the buffer.
-            *b = unsafe { addr.as_ptr().add(offset + i).read_volatile() };
-        }
+        // SAFETY: `offset + out.len() <= size`: inside the mapping of the
+        // buffer, which lives as long as `self`.
+        unsafe { super::dma::read_volatile_bytes(addr.as_ptr().add(offset), out) };
         Ok(())
     }
 }
