@@ -295,18 +295,6 @@ impl Edu {
         self.conclude(out, ok)
     }
 
-    /// Logs the result line `out` as information, or as an error with
-    /// `EIO` when the test failed (`ok` false).
-    fn conclude(&self, out: &Out, ok: bool) -> Result {
-        if ok {
-            dev_info!(self.dev, "{}", out.as_str().trim_end());
-            Ok(())
-        } else {
-            dev_err!(self.dev, "{}", out.as_str().trim_end());
-            Err(EIO)
-        }
-    }
-
     /// Reports the memory types in the page tables of `len` bytes at user
     /// address `addr` of the calling process (a mapping of this device).
     pub(crate) fn user_pte(&self, out: &mut Out, addr: usize, len: usize) -> Result {

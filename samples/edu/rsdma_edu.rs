@@ -148,6 +148,18 @@ struct Edu {
 }
 
 impl Edu {
+    /// Logs the result line `out` as information, or as an error with
+    /// `EIO` when the test failed (`ok` false).
+    fn conclude(&self, out: &Out, ok: bool) -> Result {
+        if ok {
+            dev_info!(self.dev, "{}", out.as_str().trim_end());
+            Ok(())
+        } else {
+            dev_err!(self.dev, "{}", out.as_str().trim_end());
+            Err(EIO)
+        }
+    }
+
     /// Moves `len` bytes from RAM at bus address `ram` into edu's buffer at
     /// `buf_off` (`to_ram == false`), or back out (`to_ram == true`).
     fn transfer(&self, ram: u64, buf_off: u64, len: usize, to_ram: bool) -> Result {
@@ -747,13 +759,7 @@ impl Edu {
                 "bytes match, WRONG ROUTE"
             }
         ));
-        if ok {
-            dev_info!(self.dev, "{}", out.as_str().trim_end());
-            Ok(())
-        } else {
-            dev_err!(self.dev, "{}", out.as_str().trim_end());
-            Err(EIO)
-        }
+        self.conclude(out, ok)
     }
 
     /// Without an IOMMU: a bounced `DMA_FROM_DEVICE` mapping that edu
@@ -828,13 +834,7 @@ impl Edu {
             if ok { "ok" } else { "FAILED" }
         ));
         drop(misses);
-        if ok {
-            dev_info!(self.dev, "{}", out.as_str().trim_end());
-            Ok(())
-        } else {
-            dev_err!(self.dev, "{}", out.as_str().trim_end());
-            Err(EIO)
-        }
+        self.conclude(out, ok)
     }
 
     /// Behind an IOMMU, attached untrusted: 100 bytes inside a page of
@@ -908,13 +908,7 @@ impl Edu {
             exposed,
             if ok { "ok" } else { "FAILED" }
         ));
-        if ok {
-            dev_info!(self.dev, "{}", out.as_str().trim_end());
-            Ok(())
-        } else {
-            dev_err!(self.dev, "{}", out.as_str().trim_end());
-            Err(EIO)
-        }
+        self.conclude(out, ok)
     }
 
     /// Without an IOMMU: bounced mappings of 64 KiB are made until the
