@@ -579,6 +579,22 @@ mod tests {
         assert_eq!(h.find_zero(&b, 4), None);
     }
 
+    /// A bitmap of `bits` bits with the runs `(start, len)` that fit set,
+    /// and its model.
+    fn with_runs(bits: usize, runs: &[(usize, usize)]) -> (Vec<u64>, Vec<bool>) {
+        let mut w = vec![0u64; words_for(bits)];
+        let mut model = vec![false; bits];
+        for &(s, l) in runs {
+            if s + l <= bits {
+                set_range(&mut w, s, l);
+                for m in &mut model[s..s + l] {
+                    *m = true;
+                }
+            }
+        }
+        (w, model)
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
         #[test]
@@ -609,14 +625,7 @@ mod tests {
         fn zero_area_matches_model(bits in 1usize..1000,
                                    sets in proptest::collection::vec((0usize..1000, 1usize..40), 0..30),
                                    n in 1usize..100, align_order in 0u32..7, start in 0usize..1000) {
-            let mut w = vec![0u64; words_for(bits)];
-            let mut model = vec![false; bits];
-            for (s, l) in sets {
-                if s + l <= bits {
-                    set_range(&mut w, s, l);
-                    for m in &mut model[s..s + l] { *m = true; }
-                }
-            }
+            let (w, model) = with_runs(bits, &sets);
             let align = 1usize << align_order;
             let want = (start..bits).filter(|p| p % align == 0)
                 .find(|&p| p + n <= bits && model[p..p + n].iter().all(|&x| !x));
@@ -628,14 +637,7 @@ mod tests {
                                        sets in proptest::collection::vec((0usize..1000, 1usize..40), 0..30),
                                        n in 1usize..100, align_order in 0u32..7, start in 0usize..1000,
                                        offset in 0usize..200) {
-            let mut w = vec![0u64; words_for(bits)];
-            let mut model = vec![false; bits];
-            for (s, l) in sets {
-                if s + l <= bits {
-                    set_range(&mut w, s, l);
-                    for m in &mut model[s..s + l] { *m = true; }
-                }
-            }
+            let (w, model) = with_runs(bits, &sets);
             let align = 1usize << align_order;
             let want = (start..bits).filter(|p| (p + offset) % align == 0)
                 .find(|&p| p + n <= bits && model[p..p + n].iter().all(|&x| !x));
