@@ -16,16 +16,15 @@
 # every mode once, back to back; the mode order rotates from one
 # repetition to the next, so no mode is always first or last.
 
-arg() { sed -n "s/.*rsdma\.$1=\([^ ]*\).*/\1/p" /proc/cmdline | tr , ' '; }
-REPS=$(arg bench_reps)
+REPS=$(boot_arg bench_reps)
 REPS=${REPS:-5}
-MS=$(arg bench_ms)
+MS=$(boot_arg bench_ms)
 MS=${MS:-500}
-PAGES=$(arg bench_pages)
+PAGES=$(boot_arg bench_pages)
 PAGES=${PAGES:-1 16 64}
-THREADS=$(arg bench_threads)
+THREADS=$(boot_arg bench_threads)
 THREADS=${THREADS:-1 2}
-MODES=$(arg bench_modes)
+MODES=$(boot_arg bench_modes)
 MODES=${MODES:-iommu-dma rsdma-strict raw rsdma-lazy dma-fq identity}
 
 BENCH=/sys/kernel/debug/rsdma_bench/run
@@ -130,7 +129,6 @@ sample() {
 	echo "BENCH mode=$1 rep=$4 ${r%% bounced=*}"
 }
 
-nmodes=$(echo $MODES | wc -w)
 echo "bench: kernel $(uname -r)"
 if [ -n "$bounce_modes" ]; then
 	echo "bench: edu $dev, no IOMMU, DMA mask 32 bits, $REPS repetitions of $MS ms samples"
@@ -142,9 +140,7 @@ start=$(cut -d. -f1 /proc/uptime)
 rep=0
 while [ $rep -lt "$REPS" ]; do
 	rep=$((rep + 1))
-	# This repetition's mode order: the list rotated by rep - 1.
-	k=$(( (rep - 1) % nmodes ))
-	order="$(echo $MODES | cut -d' ' -f$((k + 1))-) $( [ $k -gt 0 ] && echo $MODES | cut -d' ' -f1-$k)"
+	order=$(rotated "$rep" $MODES)
 	for p in $PAGES; do
 		for t in $THREADS; do
 			for m in $order; do

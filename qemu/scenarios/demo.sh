@@ -1,7 +1,5 @@
 # The demo: a DMA round trip through edu, on the kernel's iommu-dma and then on rsdma, told in plain words.
-insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
-insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
-dev=$(edu_dev) || fail "no edu device"
+load_edu
 edu_run "dma_bits $EDU_DMA_BITS" >/dev/null
 say() { echo "DEMO: $*"; }
 show() {

@@ -1,7 +1,5 @@
 # edu moves a random pattern RAM -> device -> RAM on the kernel's own DMA ops; bytes compared.
-insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
-insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
-dev=$(edu_dev) || fail "no edu device"
+load_edu
 [ -e "/sys/bus/pci/drivers/rsdma_edu/$dev" ] || fail "rsdma_edu did not bind $dev"
 edu_run "dma_bits $EDU_DMA_BITS"
 edu_run roundtrip

@@ -182,6 +182,14 @@ load_edu() {
 	stats=/sys/kernel/debug/rsdma/$dev/stats
 }
 
+# unload_edu: detaches edu from rsdma, then unloads the edu sample and
+# rsdma.
+unload_edu() {
+	edu_run detach
+	rmmod rsdma_edu || fail "rmmod rsdma_edu"
+	rmmod rsdma || fail "rmmod rsdma"
+}
+
 # hex_field NAME TEXT: the hex number after NAME in TEXT ("seed 0x1f" -> 0x1f).
 hex_field() {
 	echo "$2" | sed -n "s/.*$1 \\(0x[0-9a-f]*\\).*/\\1/p"

@@ -1,9 +1,6 @@
 # No IOMMU, 32-bit mask, RAM above 4 GiB: mappings under the mask go direct, the others through rsdma's bounce pool (single, sg, partly written); bytes compared.
 need_noiommu
-insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
-insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
-dev=$(edu_dev) || fail "no edu device"
-stats=/sys/kernel/debug/rsdma/$dev/stats
+load_edu
 edu_run "dma_bits 32"
 edu_run attach
 expect_log "rsdma: attached (direct+bounce"
@@ -29,6 +26,4 @@ expect_stat bounce_failures -eq 0
 expect_stat bounce_slots_used -eq 0
 expect_stat live_mappings -eq 0
 expect_stat tracker_findings -eq 0
-edu_run detach
-rmmod rsdma_edu || fail "rmmod rsdma_edu"
-rmmod rsdma || fail "rmmod rsdma"
+unload_edu

@@ -25,6 +25,4 @@ cat $stats
 expect_stat coherent_buffers -eq 0
 expect_stat coherent_pages -eq 0
 expect_stat tracker_findings -eq 0
-edu_run detach
-rmmod rsdma_edu || fail "rmmod rsdma_edu"
-rmmod rsdma || fail "rmmod rsdma"
+unload_edu

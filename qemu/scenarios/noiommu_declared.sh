@@ -1,8 +1,6 @@
 # Declared memory without an IOMMU: the reserved region is declared for edu at its physical address; dma_alloc_coherent serves from it and edu moves a pattern in and out; and the platform sample's streaming mappings above its 32-bit mask are bounced (the sample plays the device); bytes compared.
 need_noiommu
-insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
-insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
-dev=$(edu_dev) || fail "no edu device"
+load_edu
 region=$(edu_region) || fail "no reserved region for edu"
 phys=${region##*@}
 edu_run "dma_bits 32"

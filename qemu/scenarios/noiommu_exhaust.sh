@@ -1,15 +1,12 @@
 # No IOMMU, a small bounce pool (bounce_kib=256 bounce_max_pools=2): bounced maps until one fails; earlier mappings keep their bytes, and the pool works again after the unmaps.
 need_noiommu
-insmod /lib/modules/rsdma.ko bounce_kib=256 bounce_max_pools=2 || fail "insmod rsdma.ko bounce_kib=256 bounce_max_pools=2"
+load_edu bounce_kib=256 bounce_max_pools=2
 # The kernel loads a module with parameters it does not know, and says so.
 scenario_log | grep -q "rsdma: unknown parameter" && fail "rsdma.ko lacks bounce_kib or bounce_max_pools"
 for p in bounce_kib=256 bounce_max_pools=2; do
 	f=/sys/module/rsdma/parameters/${p%=*}
 	[ ! -r $f ] || [ "$(cat $f)" = "${p#*=}" ] || fail "rsdma.ko has ${p%=*}=$(cat $f), not ${p#*=}"
 done
-insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
-dev=$(edu_dev) || fail "no edu device"
-stats=/sys/kernel/debug/rsdma/$dev/stats
 edu_run "dma_bits 32"
 edu_run attach
 expect_log "rsdma: attached (direct+bounce"
@@ -28,6 +25,4 @@ expect_stat bounce_pools -le 2
 expect_stat bounce_slots_used -eq 0
 expect_stat live_mappings -eq 0
 expect_stat tracker_findings -eq 0
-edu_run detach
-rmmod rsdma_edu || fail "rmmod rsdma_edu"
-rmmod rsdma || fail "rmmod rsdma"
+unload_edu

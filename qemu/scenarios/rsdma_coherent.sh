@@ -1,7 +1,5 @@
 # dma_alloc_attrs through rsdma: a coherent buffer is edu's DMA target; bytes compared.
-insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
-insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
-dev=$(edu_dev) || fail "no edu device"
+load_edu
 edu_run "dma_bits $EDU_DMA_BITS"
 edu_run attach
 edu_run coherent

@@ -69,6 +69,4 @@ echo flush >$stats
 expect_stat iova_pages_used -eq 0
 expect_stat live_mappings -eq 0
 expect_stat tracker_findings -eq 0
-edu_run detach
-rmmod rsdma_edu || fail "rmmod rsdma_edu"
-rmmod rsdma || fail "rmmod rsdma"
+unload_edu

@@ -95,6 +95,4 @@ echo "MemFree: $free_before kB before the sweep, $free_after kB after"
 cat $stats
 expect_stat live_mappings -eq 0
 expect_stat tracker_findings -eq 0
-edu_run detach
-rmmod rsdma_edu || fail "rmmod rsdma_edu"
-rmmod rsdma || fail "rmmod rsdma"
+unload_edu

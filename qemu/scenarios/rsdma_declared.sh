@@ -1,8 +1,6 @@
 # Declared memory behind the SMMU: a reserved region of RAM is declared for edu at device address 0x1000, the first IOVA rsdma would hand out (mapped there in rsdma's domain, the range kept from its allocator); dma_alloc_coherent serves from it, edu moves a pattern in and out, and a process mmaps a buffer from it; bytes compared.
 need_iommu
-insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
-insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
-dev=$(edu_dev) || fail "no edu device"
+load_edu
 region=$(edu_region) || fail "no reserved region for edu"
 decl=/sys/kernel/debug/rsdma/$dev/declared
 edu_run "dma_bits $EDU_DMA_BITS"

@@ -1,8 +1,5 @@
 # Lazy invalidation: unmaps are queued and flushed in batches (or by a timer when idle); edu's bytes still match and every IOVA is freed after the flush.
-insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
-insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
-dev=$(edu_dev) || fail "no edu device"
-stats=/sys/kernel/debug/rsdma/$dev/stats
+load_edu
 edu_run "dma_bits $EDU_DMA_BITS"
 edu_run "attach lazy"
 expect_log "rsdma: attached (lazy"

@@ -1,7 +1,5 @@
 # Attach, use, detach, re-attach, then unload with a mapping live: the leak is reported and the default domain works again.
-insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
-insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
-dev=$(edu_dev) || fail "no edu device"
+load_edu
 edu_run "dma_bits $EDU_DMA_BITS"
 edu_run attach
 echo attach >"/sys/kernel/debug/rsdma_edu/$dev/run" 2>/dev/null && fail "a second attach was accepted"

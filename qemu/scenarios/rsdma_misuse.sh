@@ -1,7 +1,5 @@
 # The tracker reports exactly a direction mismatch and a double unmap for a deliberately misused mapping.
-insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
-insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
-dev=$(edu_dev) || fail "no edu device"
+load_edu
 # The kernel's own DMA-API debugging would see the same misuse and WARN.
 filter=/sys/kernel/debug/dma-api/driver_filter
 [ -w $filter ] && echo rsdma_no_such_driver >$filter

@@ -1,7 +1,5 @@
 # A coherent buffer from rsdma is edu's DMA target; a userspace program mmaps it and sees the device's bytes.
-insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
-insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
-dev=$(edu_dev) || fail "no edu device"
+load_edu
 edu_run "dma_bits $EDU_DMA_BITS"
 edu_run attach
 edu_run mmap_prepare

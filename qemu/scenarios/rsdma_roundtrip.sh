@@ -1,7 +1,5 @@
 # Single mappings through rsdma: edu moves a random pattern both ways through rsdma's IOVAs; bytes compared.
-insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
-insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
-dev=$(edu_dev) || fail "no edu device"
+load_edu
 edu_run "dma_bits $EDU_DMA_BITS"
 edu_run attach
 expect_log "rsdma: attached (strict"
@@ -18,6 +16,4 @@ limit=$(( (1 << EDU_DMA_BITS) - 1 ))
 for a in $(scenario_log | sed -n 's/.*roundtrip .* src dma \(0x[0-9a-f]*\), dst dma \(0x[0-9a-f]*\).*/\1 \2/p'); do
 	[ $((a)) -le $limit ] || fail "IOVA $a is outside the ${EDU_DMA_BITS}-bit mask"
 done
-edu_run detach
-rmmod rsdma_edu || fail "rmmod rsdma_edu"
-rmmod rsdma || fail "rmmod rsdma"
+unload_edu

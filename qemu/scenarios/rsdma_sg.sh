@@ -1,7 +1,5 @@
 # map_sg: 64 discontiguous pages merged into few DMA segments, moved through edu chunk by chunk; bytes compared.
-insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
-insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
-dev=$(edu_dev) || fail "no edu device"
+load_edu
 edu_run "dma_bits $EDU_DMA_BITS"
 edu_run attach
 r=$(edu_run "sg 64")

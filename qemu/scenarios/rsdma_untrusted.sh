@@ -1,9 +1,6 @@
 # Untrusted device behind the SMMU: a 100-byte mapping is bounced into a zero-padded granule (edu reads the granule: the data and zeros), whole-page mappings are not; bytes compared.
 need_iommu
-insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
-insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
-dev=$(edu_dev) || fail "no edu device"
-stats=/sys/kernel/debug/rsdma/$dev/stats
+load_edu
 edu_run "dma_bits $EDU_DMA_BITS"
 edu_run "attach untrusted"
 scenario_log | grep "rsdma: attached (" | grep -q untrusted || fail "the attach line does not say untrusted"
@@ -28,6 +25,4 @@ cat $stats
 expect_stat bounce_slots_used -eq 0
 expect_stat live_mappings -eq 0
 expect_stat tracker_findings -eq 0
-edu_run detach
-rmmod rsdma_edu || fail "rmmod rsdma_edu"
-rmmod rsdma || fail "rmmod rsdma"
+unload_edu
