@@ -23,6 +23,16 @@ scenario_log() {
 	dmesg | sed -n '/rsdma-scenario-start: /h; /rsdma-scenario-start: /!H; ${x;p}'
 }
 
+# smmu_ready: waits until the SMMU driver will log the next fault.  It logs
+# at most 10 events in 5 s (a rate limit of its own), so faults an earlier
+# scenario provoked can hide the next scenario's for up to 5 s.
+smmu_ready() {
+	last=$(dmesg | sed -n 's/^\[ *\([0-9]*\)\.[0-9]*\] arm-smmu-v3.*event 0x[0-9a-f]* received.*/\1/p' | tail -1)
+	[ -n "$last" ] || return 0
+	wait=$((last + 6 - $(cut -d. -f1 /proc/uptime)))
+	[ $wait -le 0 ] || sleep $wait
+}
+
 # expect_log PATTERN: the kernel log since the scenario began matches PATTERN.
 expect_log() {
 	scenario_log | grep -q -- "$1" || fail "kernel log lacks '$1'"

@@ -25,6 +25,7 @@ done
 echo "$r" | grep -q "bytes match" || fail "the roundtrip beside the region failed"
 edu_run release
 # The release unmapped the region: edu's write there faults in the SMMU.
+smmu_ready
 edu_run declared_stale
 sleep 1
 scenario_log | grep -A3 "event 0x10 received" | grep -q "0x0000000000002000" ||

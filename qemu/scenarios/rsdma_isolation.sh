@@ -4,6 +4,7 @@ insmod /lib/modules/rsdma.ko || fail "insmod rsdma.ko"
 insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
 edu_run "dma_bits $EDU_DMA_BITS"
 edu_run attach
+smmu_ready
 r=$(edu_run stale)
 echo "$r"
 iova=$(echo "$r" | sed -n 's/stale IOVA \(0x[0-9a-f]*\).*/\1/p')
