@@ -10,6 +10,7 @@ use crate::kapi::debugfs;
 use crate::kapi::device::{dma_caller, Device};
 use crate::kapi::dma_ops::Installed;
 use crate::kapi::sync::IrqSpinLock;
+use crate::kapi::vmalloc;
 use crate::new_irq_spinlock;
 use crate::rsdma_core::declared::CpuMapping;
 use crate::rsdma_core::dma::{Attrs, Direction};
@@ -379,11 +380,13 @@ impl Files {
 impl debugfs::Command for Installed<RsdmaDev> {
     fn run(&self, cmd: &str) -> Result {
         match (cmd, self.data.iommu.as_deref()) {
-            ("flush", Some(iommu)) => {
-                iommu.flush_all();
+            ("flush", iommu) => {
+                if let Some(iommu) = iommu {
+                    iommu.flush_all();
+                }
+                vmalloc::purge_lazy_unmaps();
                 Ok(())
             }
-            ("flush", None) => Ok(()),
             _ => Err(EINVAL),
         }
     }

@@ -294,6 +294,25 @@ dev_stat() {
 	[ "$v" "$3" "$4" ] 2>/dev/null || fail "rsdma stats of $1: '$2: $v', expected $3 $4"
 }
 
+# kb_held: kB of memory that is neither free (the per-CPU free lists
+# included) nor held by a consumer /proc/meminfo names (page cache,
+# anonymous memory, slab, kernel stacks, page tables and the IOMMU's,
+# per-CPU areas, vmalloc): pages drivers took from the allocator.  Run
+# after `echo flush >$stats`, which also tears down lazily unmapped kernel
+# mappings and their KASAN shadow.
+kb_held() {
+	pcp=$(awk '$1 == "count:" { n += $2 } END { print n + 0 }' /proc/zoneinfo)
+	page_kb=$(sed -n 's/^KernelPageSize: *\([0-9]*\) kB$/\1/p' /proc/self/smaps | head -1)
+	awk -v pcp_kb=$((pcp * ${page_kb:-4})) '
+		{ kb[$1] = $2 }
+		END {
+			n = kb["MemTotal:"] - kb["MemFree:"] - pcp_kb
+			split("Buffers Cached SwapCached AnonPages Slab KernelStack ShadowCallStack PageTables SecPageTables Percpu VmallocUsed", named)
+			for (i in named) n -= kb[named[i] ":"]
+			print n
+		}' /proc/meminfo
+}
+
 # drop_caches DISK: the next reads of DISK come from the device.
 drop_caches() {
 	sync

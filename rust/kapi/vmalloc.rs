@@ -12,6 +12,16 @@ use kernel::alloc::{flags::GFP_KERNEL, KVVec};
 use kernel::error::{code::*, Result};
 use kernel::sync::Arc;
 
+/// Tears down now the kernel mappings that `vunmap` only marked for
+/// removal, and what they still hold (their address range and, under
+/// KASAN, their shadow pages).  May sleep.
+pub fn purge_lazy_unmaps() {
+    // SAFETY: `vm_unmap_aliases` takes no arguments and only removes
+    // mappings that their owners already gave up; it may sleep, which is
+    // this function's contract too.
+    unsafe { bindings::vm_unmap_aliases() };
+}
+
 /// Pages mapped at one contiguous range of kernel addresses, with a
 /// protection of the caller's choosing; the mapping goes before the pages.
 ///
