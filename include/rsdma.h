@@ -19,6 +19,7 @@
 #ifndef RSDMA_H
 #define RSDMA_H
 
+#include <linux/dma-direction.h>
 #include <linux/types.h>
 
 struct device;
@@ -82,5 +83,38 @@ int rsdma_declare_coherent_memory(struct device *dev, phys_addr_t phys_addr,
  * allocations from it are live, -ENOENT when no region starts there.
  */
 int rsdma_release_declared_memory(struct device *dev, phys_addr_t phys_addr);
+
+/*
+ * Range syncs on an importer's own mapping of a dma-buf rsdma exported
+ * (/dev/rsdma), for an importer that maps the buffer once (typically
+ * DMA_BIDIRECTIONAL), keeps the mapping, and hands each transfer's bytes to
+ * its device and back without remapping and without the exporter's
+ * whole-buffer begin/end_cpu_access:
+ *
+ *	rsdma_dmabuf_sync_for_device(attach, off, len, DMA_TO_DEVICE);
+ *	... the device reads off..off+len ...
+ *	rsdma_dmabuf_sync_for_device(attach, off, len, DMA_FROM_DEVICE);
+ *	... the device writes off..off+len ...
+ *	rsdma_dmabuf_sync_for_cpu(attach, off, len, DMA_FROM_DEVICE);
+ *
+ * Exactly bytes offset..offset+len of attach's mapping are synced, through
+ * the DMA ops of the importer's own device (rsdma's, iommu-dma, direct),
+ * with dir telling them which way the transfer goes.  dir must be one the
+ * mapping allows: any for a DMA_BIDIRECTIONAL mapping, the mapping's own
+ * otherwise.  Returns 0, or, with nothing synced and a line in the log
+ * naming the importing device: -EINVAL (attach is NULL, dir is DMA_NONE or
+ * not a direction, len is 0), -ERANGE (the range is not inside the
+ * buffer), -ENXIO (the attachment is not mapped), -EACCES (the mapping's
+ * direction does not allow dir), -EOPNOTSUPP (rsdma did not export the
+ * buffer).  Process context only (it may sleep); the caller must not
+ * detach attach during the call.
+ */
+struct dma_buf_attachment;
+int rsdma_dmabuf_sync_for_device(struct dma_buf_attachment *attach,
+				 size_t offset, size_t len,
+				 enum dma_data_direction dir);
+int rsdma_dmabuf_sync_for_cpu(struct dma_buf_attachment *attach,
+			      size_t offset, size_t len,
+			      enum dma_data_direction dir);
 
 #endif

@@ -6,7 +6,10 @@
 
 use crate::attach;
 use crate::dev::RsdmaDev;
-use crate::kapi::dma_ops::{self, Installed};
+use crate::dmabuf::buffer::Buffer;
+use crate::kapi::dma_buf;
+use crate::kapi::dma_ops::{self, Direction, Installed};
+use crate::kapi::dma_shared::SyncTo;
 use crate::kapi::memremap::PhysRange;
 use crate::kapi::{bindings, device::Device};
 use crate::rsdma_core::declared::Request;
@@ -157,4 +160,71 @@ pub unsafe extern "C" fn rsdma_release_declared_memory(
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
+}
+
+/// A range sync an importer asks for on its attachment (`to` says which of
+/// `rsdma_dmabuf_sync_for_device` / `_for_cpu`).
+///
+/// # Safety
+///
+/// `attach` must be null or an attachment the caller holds (between
+/// `dma_buf_attach` and `dma_buf_detach`), not detached during the call.
+unsafe fn dmabuf_sync(
+    attach: *mut bindings::dma_buf_attachment,
+    offset: usize,
+    len: usize,
+    dir: bindings::dma_data_direction,
+    to: SyncTo,
+) -> core::ffi::c_int {
+    if attach.is_null() {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: a live attachment, by the caller's promise.
+    let Some(imp) = (unsafe { dma_buf::attachment_of::<Buffer>(attach) }) else {
+        // SAFETY: as above.
+        let dev = unsafe { dma_buf::attachment_device(attach) };
+        crate::dev_err!(
+            dev,
+            "rsdma: dmabuf sync on a dma-buf rsdma did not export; nothing synced"
+        );
+        return crate::kapi::errno::not_supported().to_errno();
+    };
+    match imp.sync_part(offset as u64, len as u64, Direction::from_raw(dir), to) {
+        Ok(_) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// `rsdma_dmabuf_sync_for_device`: see `include/rsdma.h`.
+///
+/// # Safety
+///
+/// `attach` must be null or an attachment the caller holds, not detached
+/// during the call.
+#[no_mangle]
+pub unsafe extern "C" fn rsdma_dmabuf_sync_for_device(
+    attach: *mut bindings::dma_buf_attachment,
+    offset: usize,
+    len: usize,
+    dir: bindings::dma_data_direction,
+) -> core::ffi::c_int {
+    // SAFETY: the caller's promise.
+    unsafe { dmabuf_sync(attach, offset, len, dir, SyncTo::Device) }
+}
+
+/// `rsdma_dmabuf_sync_for_cpu`: see `include/rsdma.h`.
+///
+/// # Safety
+///
+/// `attach` must be null or an attachment the caller holds, not detached
+/// during the call.
+#[no_mangle]
+pub unsafe extern "C" fn rsdma_dmabuf_sync_for_cpu(
+    attach: *mut bindings::dma_buf_attachment,
+    offset: usize,
+    len: usize,
+    dir: bindings::dma_data_direction,
+) -> core::ffi::c_int {
+    // SAFETY: the caller's promise.
+    unsafe { dmabuf_sync(attach, offset, len, dir, SyncTo::Cpu) }
 }

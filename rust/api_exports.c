@@ -9,3 +9,5 @@ EXPORT_SYMBOL_GPL(rsdma_attach);
 EXPORT_SYMBOL_GPL(rsdma_detach);
 EXPORT_SYMBOL_GPL(rsdma_declare_coherent_memory);
 EXPORT_SYMBOL_GPL(rsdma_release_declared_memory);
+EXPORT_SYMBOL_GPL(rsdma_dmabuf_sync_for_device);
+EXPORT_SYMBOL_GPL(rsdma_dmabuf_sync_for_cpu);

@@ -6,6 +6,7 @@
 
 use crate::claim::{Claims, State};
 use crate::dev::RsdmaDev;
+use crate::dmabuf::registry::Registry;
 use crate::kapi::debugfs;
 use crate::kapi::device::{dma_caller, Device};
 use crate::kapi::dma_ops::Installed;
@@ -91,6 +92,9 @@ pub(crate) struct ExportStats {
     pub(crate) syncs: AtomicU64,
     pub(crate) range_syncs: AtomicU64,
     pub(crate) synced_bytes: AtomicU64,
+    /// Range syncs importers made on their own mappings, and their bytes.
+    pub(crate) importer_syncs: AtomicU64,
+    pub(crate) importer_bytes: AtomicU64,
     /// Requests refused.
     pub(crate) refused: AtomicU64,
 }
@@ -106,11 +110,14 @@ pub(crate) static EXPORT: ExportStats = ExportStats {
     syncs: AtomicU64::new(0),
     range_syncs: AtomicU64::new(0),
     synced_bytes: AtomicU64::new(0),
+    importer_syncs: AtomicU64::new(0),
+    importer_bytes: AtomicU64::new(0),
     refused: AtomicU64::new(0),
 };
 
-/// The debugfs file `rsdma/dmabuf`: the exporter's counters.
-pub(crate) struct ExportView;
+/// The debugfs file `rsdma/dmabuf`: the exporter's counters, then one line
+/// per live attachment.
+pub(crate) struct ExportView(pub(crate) Arc<Registry>);
 
 impl debugfs::Command for ExportView {
     fn run(&self, _cmd: &str) -> Result {
@@ -123,7 +130,8 @@ impl debugfs::Command for ExportView {
         let _ = write!(
             out,
             "buffers: {}\nbytes: {}\nattachments: {}\nmappings: {}\nvmaps: {}\n\
-             cpu_accesses: {}\nsyncs: {}\nrange_syncs: {}\nsynced_bytes: {}\nrefused: {}\n",
+             cpu_accesses: {}\nsyncs: {}\nrange_syncs: {}\nsynced_bytes: {}\n\
+             importer_syncs: {}\nimporter_bytes: {}\nrefused: {}\n",
             n(&e.buffers),
             n(&e.bytes),
             n(&e.attachments),
@@ -133,8 +141,11 @@ impl debugfs::Command for ExportView {
             n(&e.syncs),
             n(&e.range_syncs),
             n(&e.synced_bytes),
+            n(&e.importer_syncs),
+            n(&e.importer_bytes),
             n(&e.refused),
         );
+        self.0.show(out);
     }
 }
 

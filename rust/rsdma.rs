@@ -72,6 +72,7 @@ pub mod rsdma_core {
     pub mod cpu_access;
     pub mod declared;
     pub mod dma;
+    pub mod importer_sync;
     pub mod iova;
     pub mod pages;
     pub mod route;
@@ -113,15 +114,16 @@ struct Rsdma {
 impl kernel::Module for Rsdma {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let debugfs = kapi::debugfs::Dir::new(c_str!("rsdma"), None);
+        let registry = Arc::pin_init(dmabuf::registry::Registry::new(), GFP_KERNEL)?;
         let dmabuf_file = kapi::debugfs::CommandFile::new(
             &debugfs,
             c_str!("dmabuf"),
-            Arc::new(debug::ExportView, GFP_KERNEL)?,
+            Arc::new(debug::ExportView(registry.clone()), GFP_KERNEL)?,
         );
         let misc = kapi::miscdev::Registration::new(
             c_str!("rsdma"),
             None,
-            Arc::new(dmabuf::ioctl::RsdmaMisc, GFP_KERNEL)?,
+            Arc::new(dmabuf::ioctl::RsdmaMisc { registry }, GFP_KERNEL)?,
         )?;
         if !kapi::dma_ops::kernel_has_dma_ops() {
             pr_warn!("rsdma: this kernel has no per-device DMA ops (CONFIG_ARCH_HAS_DMA_OPS); attaching will fail\n");

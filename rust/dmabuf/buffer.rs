@@ -6,6 +6,7 @@
 use crate::debug::{Stats, EXPORT};
 use crate::dev_err;
 use crate::dmabuf::importer::Importer;
+use crate::dmabuf::registry::Registry;
 use crate::kapi::device::Device;
 use crate::kapi::dma_buf::Exporter;
 use crate::kapi::dma_ops::Vma;
@@ -45,11 +46,18 @@ pub(crate) struct Buffer {
     /// The kernel mapping and how many `vmap`s share it.
     #[pin]
     vmap: Mutex<Option<(RunsVmap, u32)>>,
+    /// Where its attachments are listed for debugfs.
+    registry: Arc<Registry>,
 }
 
 impl Buffer {
-    /// Allocates a buffer as `spec` says; `dev` is `/dev/rsdma`.
-    pub(crate) fn alloc(dev: &Device, spec: BufferSpec) -> Result<Arc<Self>> {
+    /// Allocates a buffer as `spec` says; `dev` is `/dev/rsdma`; its
+    /// attachments are listed in `registry`.
+    pub(crate) fn alloc(
+        dev: &Device,
+        spec: BufferSpec,
+        registry: Arc<Registry>,
+    ) -> Result<Arc<Self>> {
         let size = usize::try_from(spec.size)?;
         let mut runs = KVec::new();
         if spec.scattered {
@@ -79,6 +87,7 @@ impl Buffer {
                 cpu <- new_mutex!(CpuAccess::new(), "Buffer::cpu"),
                 importers <- new_mutex!(KVec::new(), "Buffer::importers"),
                 vmap <- new_mutex!(None, "Buffer::vmap"),
+                registry,
             }),
             GFP_KERNEL,
         )?;
@@ -153,19 +162,29 @@ impl Exporter for Buffer {
     type Attachment = Arc<Importer>;
 
     fn attach(&self, dev: &Device) -> Result<Arc<Importer>> {
-        let imp = Importer::new(dev, self.runs.clone()).inspect_err(|e| {
-            dev_err!(dev, "rsdma: cannot attach to dma-buf {}: {:?}", self.id, e)
-        })?;
+        let imp = Importer::new(dev, self.id, self.runs.clone())
+            .and_then(|imp| self.registry.add(imp.clone()).map(|()| imp))
+            .inspect_err(|e| {
+                dev_err!(dev, "rsdma: cannot attach to dma-buf {}: {:?}", self.id, e)
+            })?;
         let mut list = self.importers.lock();
-        match list.iter_mut().find(|s| s.is_none()) {
-            Some(slot) => *slot = Some(imp.clone()),
-            None => list.push(Some(imp.clone()), GFP_KERNEL)?,
+        let r = match list.iter_mut().find(|s| s.is_none()) {
+            Some(slot) => {
+                *slot = Some(imp.clone());
+                Ok(())
+            }
+            None => list.push(Some(imp.clone()), GFP_KERNEL),
+        };
+        if let Err(e) = r {
+            self.registry.remove(&imp);
+            return Err(e.into());
         }
         Ok(imp)
     }
 
     fn detach(&self, att: &Arc<Importer>) {
-        att.detach(self.id);
+        att.detach();
+        self.registry.remove(att);
         let mut list = self.importers.lock();
         if let Some(slot) = list
             .iter_mut()
@@ -176,11 +195,11 @@ impl Exporter for Buffer {
     }
 
     fn map(&self, att: &Arc<Importer>, dir: Direction) -> Result<Handout> {
-        att.map(self.id, dir)
+        att.map(dir)
     }
 
     fn unmap(&self, att: &Arc<Importer>, table: Handout, dir: Option<Direction>) {
-        att.unmap(self.id, table, dir)
+        att.unmap(table, dir)
     }
 
     fn begin_cpu_access(&self, dir: Direction) -> Result {

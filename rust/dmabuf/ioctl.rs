@@ -8,6 +8,7 @@
 use crate::debug::{Stats, EXPORT};
 use crate::dev_err;
 use crate::dmabuf::buffer::Buffer;
+use crate::dmabuf::registry::Registry;
 use crate::kapi::bindings;
 use crate::kapi::device::Device;
 use crate::kapi::dma_buf::{self, Exported};
@@ -48,8 +49,11 @@ const _: () = {
 /// The name dma-bufs of rsdma carry.
 const EXPORT_NAME: &kernel::str::CStr = c_str!("rsdma");
 
-/// `/dev/rsdma`.
-pub(crate) struct RsdmaMisc;
+/// `/dev/rsdma`; the attachments of the buffers it exports are listed in
+/// `registry`.
+pub(crate) struct RsdmaMisc {
+    pub(crate) registry: Arc<Registry>,
+}
 
 /// The errno of a refusal.
 fn errno(r: Refusal) -> Error {
@@ -68,7 +72,7 @@ fn refuse(dev: &Device, what: &str, r: Refusal) -> Error {
 
 impl RsdmaMisc {
     /// `RSDMA_IOCTL_ALLOC`.
-    fn alloc(dev: &Device, arg: usize) -> Result<i32> {
+    fn alloc(&self, dev: &Device, arg: usize) -> Result<i32> {
         let (mut reader, mut writer) = UserSlice::new(arg, uapi::ALLOC_LEN).reader_writer();
         let mut raw = [0u8; uapi::ALLOC_LEN];
         reader.read_slice(&mut raw)?;
@@ -79,7 +83,7 @@ impl RsdmaMisc {
             page_size: PAGE_SIZE as u64,
         };
         let spec = uapi::check_alloc(&a, &lim).map_err(|r| refuse(dev, "alloc", r))?;
-        let buf = Buffer::alloc(dev, spec).inspect_err(|e| {
+        let buf = Buffer::alloc(dev, spec, self.registry.clone()).inspect_err(|e| {
             dev_err!(dev, "rsdma: alloc of {} bytes failed: {:?}", spec.size, e)
         })?;
         let size = usize::try_from(spec.size)?;
@@ -137,7 +141,7 @@ impl miscdev::Operations for RsdmaMisc {
 
     fn ioctl(&self, dev: &ARef<Device>, cmd: u32, arg: usize) -> Result<i32> {
         match cmd {
-            bindings::RSDMA_IOCTL_ALLOC_CMD => Self::alloc(dev, arg),
+            bindings::RSDMA_IOCTL_ALLOC_CMD => self.alloc(dev, arg),
             bindings::RSDMA_IOCTL_SYNC_RANGE_CMD => Self::sync_range(dev, arg),
             _ => Err(ENOTTY),
         }

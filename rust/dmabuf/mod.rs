@@ -8,8 +8,11 @@
 //! device's segment limits (`importer.rs`).  CPU access is bracketed: a
 //! begin syncs every mapped importer for the CPU, an end for the devices,
 //! each in its mapping's direction, over the whole buffer or over a byte
-//! range (`buffer.rs`).  `ioctl.rs` is the `/dev/rsdma` side: allocation,
-//! and the range version of `DMA_BUF_IOCTL_SYNC`.
+//! range (`buffer.rs`).  An importer that keeps its mapping syncs just the
+//! bytes of each transfer itself (`Importer::sync_part`, which rsdma's C
+//! API exports).  `ioctl.rs` is the `/dev/rsdma` side: allocation, and the
+//! range version of `DMA_BUF_IOCTL_SYNC`; `registry.rs` lists every live
+//! attachment for debugfs.
 //!
 //! Lock order: a buffer's CPU-access brackets, then its list of importers,
 //! then one importer's mapping; the buffer's kernel mapping is taken alone
@@ -19,3 +22,4 @@
 pub(crate) mod buffer;
 pub(crate) mod importer;
 pub(crate) mod ioctl;
+pub(crate) mod registry;

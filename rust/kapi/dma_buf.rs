@@ -192,6 +192,17 @@ pub unsafe fn attachment_of<'a, T: Exporter>(
     Some(unsafe { Table::<T>::attachment(att) })
 }
 
+/// The device of an attachment, whoever exported its buffer.
+///
+/// # Safety
+///
+/// `att` must be a live attachment that stays attached for `'a`.
+pub unsafe fn attachment_device<'a>(att: *mut bindings::dma_buf_attachment) -> &'a Device {
+    // SAFETY: an attached device is live while attached (the caller's
+    // promise covers `'a`).
+    unsafe { Device::from_raw((*att).dev) }
+}
+
 /// The callbacks of a `T` dma-buf.
 pub struct Table<T: Exporter>(PhantomData<T>);
 

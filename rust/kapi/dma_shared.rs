@@ -54,6 +54,13 @@ pub struct SharedMapping {
     kept: RunsTable,
     handout: KBox<RunsTable>,
     mapped: Option<Direction>,
+    /// The byte lengths of the buffer's physically contiguous runs.
+    run_lens: KVec<u64>,
+    /// While mapped: the DMA segments' addresses and lengths, the layout a
+    /// range sync cuts at (empty when the segments do not cover the buffer
+    /// in byte order).
+    seg_addrs: KVec<u64>,
+    seg_lens: KVec<u64>,
 }
 
 impl SharedMapping {
@@ -63,12 +70,19 @@ impl SharedMapping {
         let (max, boundary) = (dev.max_seg_size(), dev.seg_boundary());
         let kept = RunsTable::new(runs.clone(), max, boundary)?;
         let handout = KBox::new(RunsTable::new(runs, max, boundary)?, GFP_KERNEL)?;
+        let mut run_lens = KVec::new();
+        for (_, n) in kept.runs().runs() {
+            run_lens.push(n as u64, GFP_KERNEL)?;
+        }
         // INVARIANT: not mapped.
         Ok(Self {
             dev: dev.get(),
             kept,
             handout,
             mapped: None,
+            run_lens,
+            seg_addrs: KVec::new(),
+            seg_lens: KVec::new(),
         })
     }
 
@@ -109,11 +123,31 @@ impl SharedMapping {
         })?;
         // INVARIANT: mapped above; the handout gets its segments.
         self.mapped = Some(dir);
-        if let Err(e) = self.handout.copy_dma_from(&self.kept) {
+        if let Err(e) = self
+            .handout
+            .copy_dma_from(&self.kept)
+            .and_then(|()| self.lay_out_segments())
+        {
             self.unmap();
             return Err(e);
         }
         self.sync(SyncTo::Device);
+        Ok(())
+    }
+
+    /// Records the DMA segments for range syncs, once per mapping; none
+    /// when they do not cover the buffer in byte order.
+    fn lay_out_segments(&mut self) -> Result {
+        let (mut addrs, mut lens) = (KVec::new(), KVec::new());
+        for (addr, n) in self.segments() {
+            addrs.push(addr, GFP_KERNEL)?;
+            lens.push(u64::from(n), GFP_KERNEL)?;
+        }
+        let covered = lens.iter().try_fold(0u64, |s, &l| s.checked_add(l));
+        if covered == Some(self.kept.runs().len() as u64) {
+            self.seg_addrs = addrs;
+            self.seg_lens = lens;
+        }
         Ok(())
     }
 
@@ -124,6 +158,8 @@ impl SharedMapping {
         };
         self.sync(SyncTo::Cpu);
         self.mapped = None;
+        self.seg_addrs = KVec::new();
+        self.seg_lens = KVec::new();
         let t = self.kept.as_raw();
         // SAFETY: mapped in `dir` (type invariant), undone once (`mapped`
         // is cleared above).
@@ -187,37 +223,35 @@ impl SharedMapping {
         }
     }
 
-    /// Syncs bytes `[offset, offset+len)` of the buffer for `to`, in the
-    /// mapping's direction: one `dma_sync_single_*` per piece that lies in
-    /// one physically contiguous run and one DMA segment.  When the DMA
+    /// Syncs bytes `[offset, offset+len)` of the buffer for `to`, telling
+    /// the DMA ops the transfer goes in `dir` (the mapping's direction, or
+    /// one it allows): one `dma_sync_single_*` per piece that lies in one
+    /// physically contiguous run and one DMA segment.  When the DMA
     /// segments do not cover the buffer in byte order, the whole buffer is
     /// synced instead (more than asked is always safe).  Returns the bytes
     /// synced (0 when not mapped).
-    pub fn sync_range(&self, offset: u64, len: u64, to: SyncTo) -> Result<u64> {
-        let Some(dir) = self.mapped else {
+    ///
+    /// A `dir` the mapping does not allow is refused with `EINVAL`.
+    ///
+    /// Single syncs inside a segment, not a trimmed copy of the list: the
+    /// DMA API's debugging checks an sg sync's entry count against the map.
+    pub fn sync_range(&self, offset: u64, len: u64, to: SyncTo, dir: Direction) -> Result<u64> {
+        let Some(mapped) = self.mapped else {
             return Ok(0);
         };
-        let mut runs = KVec::new();
-        for (_, n) in self.kept.runs().runs() {
-            runs.push(n as u64, GFP_KERNEL)?;
+        if !crate::rsdma_core::importer_sync::allows(mapped, dir) {
+            return Err(EINVAL);
         }
-        let mut segs = KVec::new();
-        let mut lens = KVec::new();
-        for (addr, n) in self.segments() {
-            segs.push(addr, GFP_KERNEL)?;
-            lens.push(u64::from(n), GFP_KERNEL)?;
-        }
-        let size = self.kept.runs().len() as u64;
-        let covered = lens.iter().try_fold(0u64, |s, &l| s.checked_add(l));
-        if covered != Some(size) {
+        if self.seg_lens.is_empty() {
             self.sync(to);
-            return Ok(size);
+            return Ok(self.kept.runs().len() as u64);
         }
-        let pieces =
-            crate::rsdma_core::span::pieces(&runs, &lens, offset, len).map_err(|_| EINVAL)?;
+        let pieces = crate::rsdma_core::span::pieces(&self.run_lens, &self.seg_lens, offset, len)
+            .map_err(|_| EINVAL)?;
         let mut done = 0u64;
         for p in pieces {
-            let addr = segs
+            let addr = self
+                .seg_addrs
                 .get(p.b.0)
                 .and_then(|a| a.checked_add(p.b.1))
                 .ok_or(EINVAL)?;

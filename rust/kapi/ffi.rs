@@ -26,7 +26,8 @@ pub mod errno {
         Error::from_errno(-(bindings::EEXIST as i32))
     }
 
-    /// `EOPNOTSUPP`: the kernel lacks what the operation needs.
+    /// `EOPNOTSUPP`: the kernel, or the object asked, lacks what the
+    /// operation needs.
     pub fn not_supported() -> Error {
         Error::from_errno(-(bindings::EOPNOTSUPP as i32))
     }

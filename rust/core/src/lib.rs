@@ -44,6 +44,7 @@ pub mod coherent;
 pub mod cpu_access;
 pub mod declared;
 pub mod dma;
+pub mod importer_sync;
 pub mod iova;
 pub mod pages;
 pub mod route;
