@@ -5,6 +5,8 @@
 //!
 //! Compiled into client modules only (rsdma itself defines these symbols).
 
+use crate::kapi::dma::Direction;
+use crate::kapi::dma_buf_import::Attachment;
 use crate::kapi::memremap::PhysRange;
 use crate::kapi::{bindings, device::Device};
 use kernel::error::{to_result, Result};
@@ -114,4 +116,28 @@ pub fn declare_coherent_memory(
 pub fn release_declared_memory(dev: &Device, mem: &PhysRange) -> Result {
     // SAFETY: the device is live.
     to_result(unsafe { bindings::rsdma_release_declared_memory(dev.as_raw(), mem.phys()) })
+}
+
+/// Syncs bytes `[offset, offset+len)` of `att`'s mapping of a dma-buf
+/// rsdma exported for its device, before a transfer in `dir`
+/// (`rsdma_dmabuf_sync_for_device`; its errors are in `include/rsdma.h`).
+pub fn dmabuf_sync_for_device(
+    att: &Attachment,
+    offset: usize,
+    len: usize,
+    dir: Direction,
+) -> Result {
+    // SAFETY: `att` is attached for as long as it is borrowed.
+    to_result(unsafe {
+        bindings::rsdma_dmabuf_sync_for_device(att.as_raw(), offset, len, dir.as_raw())
+    })
+}
+
+/// Syncs bytes `[offset, offset+len)` of `att`'s mapping for the CPU,
+/// after a transfer in `dir` (`rsdma_dmabuf_sync_for_cpu`).
+pub fn dmabuf_sync_for_cpu(att: &Attachment, offset: usize, len: usize, dir: Direction) -> Result {
+    // SAFETY: `att` is attached for as long as it is borrowed.
+    to_result(unsafe {
+        bindings::rsdma_dmabuf_sync_for_cpu(att.as_raw(), offset, len, dir.as_raw())
+    })
 }

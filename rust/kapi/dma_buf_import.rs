@@ -162,6 +162,11 @@ impl Attachment {
         &self.buf
     }
 
+    /// The C attachment, live while `self` is.
+    pub fn as_raw(&self) -> *mut bindings::dma_buf_attachment {
+        self.att.as_ptr()
+    }
+
     /// Maps the buffer for the device (`dma_buf_map_attachment_unlocked`).
     pub fn map(&mut self, dir: Direction) -> Result {
         if self.map.is_some() {

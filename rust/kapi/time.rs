@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The kernel tick and CPU ids.
+//! The kernel tick, the monotonic clock, and CPU ids.
 //!
-//! C header: [`include/linux/jiffies.h`](srctree/include/linux/jiffies.h)
+//! C headers: [`include/linux/jiffies.h`](srctree/include/linux/jiffies.h),
+//! [`include/linux/timekeeping.h`](srctree/include/linux/timekeeping.h)
 
 use super::bindings;
 
@@ -10,6 +11,12 @@ use super::bindings;
 pub fn jiffies() -> u64 {
     // SAFETY: reading the tick counter has no preconditions.
     unsafe { bindings::rsdma_helper_jiffies() }
+}
+
+/// The monotonic clock in nanoseconds (`ktime_get`).
+pub fn now_ns() -> u64 {
+    // SAFETY: reading the clock has no preconditions.
+    unsafe { bindings::ktime_get() as u64 }
 }
 
 /// `ms` milliseconds in jiffies (at least 1).

@@ -8,11 +8,17 @@
 //! byte range of an import with edu's DMA engine, cut at the mapping's DMA
 //! segments.  Imports belong to the file that made them and go with it, or
 //! with the device when it unbinds.
+//!
+//! Streaming (buffers rsdma exported): an import mapped once and kept, with
+//! just the bytes of each transfer synced for the device before it and for
+//! the CPU after it, through rsdma's `rsdma_dmabuf_sync_for_*`.
 
 use crate::kapi::bindings;
 use crate::kapi::dma::{Direction, Mapping};
 use crate::kapi::dma_buf_import::{Attachment, DmaBuf};
 use crate::kapi::page::Pages;
+use crate::kapi::time::now_ns;
+use crate::rsdma::{dmabuf_sync_for_cpu, dmabuf_sync_for_device};
 use crate::rsdma_core::span;
 use crate::{dev_err, dev_info, Edu};
 use core::sync::atomic::Ordering;
@@ -29,6 +35,10 @@ const MAX_XFER: u64 = bindings::RSDMA_EDU_MAX_XFER as u64;
 const IMPORT_LEN: usize = 40;
 const HANDLE_LEN: usize = 16;
 const XFER_LEN: usize = 56;
+const SYNC_LEN: usize = 40;
+const BENCH_LEN: usize = 40;
+/// Most transfers one benchmark call times.
+const BENCH_MAX_COUNT: u64 = 1_000_000;
 const _: () = {
     use core::mem::{offset_of, size_of};
     assert!(size_of::<bindings::rsdma_edu_import>() == IMPORT_LEN);
@@ -42,7 +52,20 @@ const _: () = {
     assert!(offset_of!(bindings::rsdma_edu_xfer, src_off) == 16);
     assert!(offset_of!(bindings::rsdma_edu_xfer, len) == 32);
     assert!(offset_of!(bindings::rsdma_edu_xfer, user) == 40);
+    assert!(offset_of!(bindings::rsdma_edu_xfer, flags) == 12);
     assert!(offset_of!(bindings::rsdma_edu_xfer, reserved) == 48);
+    assert!(size_of::<bindings::rsdma_edu_sync>() == SYNC_LEN);
+    assert!(offset_of!(bindings::rsdma_edu_sync, to) == 4);
+    assert!(offset_of!(bindings::rsdma_edu_sync, dir) == 8);
+    assert!(offset_of!(bindings::rsdma_edu_sync, offset) == 16);
+    assert!(offset_of!(bindings::rsdma_edu_sync, len) == 24);
+    assert!(offset_of!(bindings::rsdma_edu_sync, reserved) == 32);
+    assert!(size_of::<bindings::rsdma_edu_bench>() == BENCH_LEN);
+    assert!(offset_of!(bindings::rsdma_edu_bench, way) == 4);
+    assert!(offset_of!(bindings::rsdma_edu_bench, chunk) == 8);
+    assert!(offset_of!(bindings::rsdma_edu_bench, count) == 16);
+    assert!(offset_of!(bindings::rsdma_edu_bench, ns) == 24);
+    assert!(offset_of!(bindings::rsdma_edu_bench, reserved) == 32);
 };
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -76,7 +99,8 @@ pub(crate) struct Import {
     /// The mapping's DMA segments: addresses, and lengths.
     addrs: KVec<u64>,
     lens: KVec<u64>,
-    dir: Direction,
+    /// The mapping's direction; `None` while attached only.
+    dir: Option<Direction>,
     size: u64,
 }
 
@@ -99,10 +123,21 @@ impl Import {
     /// through the mapping.
     fn allows(&self, write: bool) -> bool {
         match self.dir {
-            Direction::Bidirectional => true,
-            Direction::ToDevice => !write,
-            Direction::FromDevice => write,
-            Direction::None => false,
+            Some(Direction::Bidirectional) => true,
+            Some(Direction::ToDevice) => !write,
+            Some(Direction::FromDevice) => write,
+            Some(Direction::None) | None => false,
+        }
+    }
+
+    /// Hands bytes `[off, off+len)` to the device for a transfer in `dir`
+    /// (`to_cpu == false`), or back to the CPU after it.
+    fn sync(&self, off: u64, len: u64, dir: Direction, to_cpu: bool) -> Result {
+        let (off, len) = (usize::try_from(off)?, usize::try_from(len)?);
+        if to_cpu {
+            dmabuf_sync_for_cpu(&self.att, off, len, dir)
+        } else {
+            dmabuf_sync_for_device(&self.att, off, len, dir)
         }
     }
 }
@@ -142,6 +177,8 @@ impl Edu {
             bindings::RSDMA_EDU_IOCTL_RELEASE_CMD => self.release(file, arg),
             bindings::RSDMA_EDU_IOCTL_REMAP_CMD => self.remap(file, arg),
             bindings::RSDMA_EDU_IOCTL_XFER_CMD => self.xfer(file, arg),
+            bindings::RSDMA_EDU_IOCTL_SYNC_CMD => self.sync_ioctl(file, arg),
+            bindings::RSDMA_EDU_IOCTL_BENCH_CMD => self.bench(file, arg),
             _ => Err(ENOTTY),
         }
     }
@@ -161,7 +198,10 @@ impl Edu {
         if u64_at(&b, 32) != 0 || u32_at(&b, 8) != 0 || u32_at(&b, 12) != 0 {
             return Err(self.bad(format_args!("reserved or output fields are not zero")));
         }
-        let dir = direction(dir).ok_or_else(|| self.bad(format_args!("direction {}", dir)))?;
+        let dir = match dir {
+            bindings::RSDMA_EDU_UNMAPPED => None,
+            d => Some(direction(d).ok_or_else(|| self.bad(format_args!("direction {}", d)))?),
+        };
         let mut imports = self.imports.lock();
         if self.unbound.load(Ordering::Acquire) {
             dev_err!(self.dev, "import: the device is unbound");
@@ -176,8 +216,10 @@ impl Edu {
         let size = buf.size() as u64;
         let mut att = Attachment::new(buf, &self.dev)
             .inspect_err(|e| dev_err!(self.dev, "import: attach failed: {:?}", e))?;
-        att.map(dir)
-            .inspect_err(|e| dev_err!(self.dev, "import: map {} failed: {:?}", dir, e))?;
+        if let Some(dir) = dir {
+            att.map(dir)
+                .inspect_err(|e| dev_err!(self.dev, "import: map {} failed: {:?}", dir, e))?;
+        }
         let (mut addrs, mut lens) = (KVec::new(), KVec::new());
         for e in att.segments() {
             addrs.push(e.dma_address(), GFP_KERNEL)?;
@@ -196,7 +238,7 @@ impl Edu {
             "import {}: {} bytes mapped {} in {} DMA segments from {:#x}",
             handle,
             size,
-            dir,
+            dir.map_or("nowhere (attached only)", |d| d.name()),
             nsegs,
             first
         );
@@ -264,7 +306,7 @@ impl Edu {
                 self.dev,
                 "import {}: mapped {}, a second mapping {} was refused ({:?})",
                 handle,
-                imp.dir,
+                imp.dir.map_or("nowhere", |d| d.name()),
                 dir,
                 e
             )
@@ -276,15 +318,22 @@ impl Edu {
     fn xfer(&self, file: &EduFile, arg: usize) -> Result<i32> {
         let mut b = [0u8; XFER_LEN];
         UserSlice::new(arg, XFER_LEN).reader().read_slice(&mut b)?;
-        let (op, src, dst) = (u32_at(&b, 0), u32_at(&b, 4), u32_at(&b, 8));
+        let (op, src, dst, flags) = (u32_at(&b, 0), u32_at(&b, 4), u32_at(&b, 8), u32_at(&b, 12));
         let (src_off, dst_off, len, user) = (
             u64_at(&b, 16),
             u64_at(&b, 24),
             u64_at(&b, 32),
             u64_at(&b, 40),
         );
-        if u32_at(&b, 12) != 0 || u64_at(&b, 48) != 0 {
+        if u64_at(&b, 48) != 0 {
             return Err(self.bad(format_args!("reserved fields are not zero")));
+        }
+        if flags & !bindings::RSDMA_EDU_XFER_SYNC != 0 {
+            return Err(self.bad(format_args!("unknown transfer flags {:#x}", flags)));
+        }
+        let synced = flags & bindings::RSDMA_EDU_XFER_SYNC != 0;
+        if synced && op == bindings::RSDMA_EDU_VMAP_READ {
+            return Err(self.bad(format_args!("a CPU read through vmap has no DMA to sync")));
         }
         if len == 0 {
             return Err(self.bad(format_args!("transfer of 0 bytes")));
@@ -324,27 +373,66 @@ impl Edu {
                     off, len, h, imp.size
                 )));
             }
+            if op != bindings::RSDMA_EDU_VMAP_READ && imp.dir.is_none() {
+                dev_err!(self.dev, "import {} is not mapped: no transfer", h);
+                return Err(ENXIO);
+            }
             if op != bindings::RSDMA_EDU_VMAP_READ && !imp.allows(write) {
                 dev_err!(
                     self.dev,
                     "import {} is mapped {}: the device may not {} it",
                     h,
-                    imp.dir,
+                    imp.dir.map_or("nowhere", |d| d.name()),
                     if write { "write" } else { "read" }
                 );
                 return Err(EACCES);
             }
             Ok(imp)
         };
+        // With RSDMA_EDU_XFER_SYNC: the bytes read are handed to the
+        // device for reading, the bytes written for writing, and both back
+        // to the CPU afterwards, whatever the transfer did.
+        let synced_move = |ends: &[(&Import, u64, Direction)],
+                           f: &mut dyn FnMut() -> Result<u64>|
+         -> Result<u64> {
+            if !synced {
+                return f();
+            }
+            for (i, &(imp, off, dir)) in ends.iter().enumerate() {
+                if let Err(e) = imp.sync(off, len, dir, false) {
+                    for &(imp, off, dir) in &ends[..i] {
+                        let _ = imp.sync(off, len, dir, true);
+                    }
+                    return Err(e);
+                }
+            }
+            let moved = f();
+            let mut back = Ok(());
+            for &(imp, off, dir) in ends {
+                back = back.and(imp.sync(off, len, dir, true));
+            }
+            let moved = moved?;
+            back.map(|()| moved)
+        };
         let moved = match op {
             bindings::RSDMA_EDU_COPY => {
                 let (s, d) = (get(src, src_off, false)?, get(dst, dst_off, true)?);
-                self.stream(&s.pieces(src_off, len)?, &d.pieces(dst_off, len)?)?
+                let (sp, dp) = (s.pieces(src_off, len)?, d.pieces(dst_off, len)?);
+                synced_move(
+                    &[
+                        (s, src_off, Direction::ToDevice),
+                        (d, dst_off, Direction::FromDevice),
+                    ],
+                    &mut || self.stream(&sp, &dp),
+                )?
             }
             bindings::RSDMA_EDU_READ => {
                 let s = get(src, src_off, false)?;
+                let sp = s.pieces(src_off, len)?;
                 let m = Mapping::new(&self.dev, Pages::alloc(n)?, n, Direction::FromDevice)?;
-                let moved = self.stream(&s.pieces(src_off, len)?, &[(m.dma_addr(), len)])?;
+                let moved = synced_move(&[(s, src_off, Direction::ToDevice)], &mut || {
+                    self.stream(&sp, &[(m.dma_addr(), len)])
+                })?;
                 let p = m.unmap()?;
                 UserSlice::new(user as usize, n)
                     .writer()
@@ -353,12 +441,15 @@ impl Edu {
             }
             bindings::RSDMA_EDU_WRITE => {
                 let d = get(dst, dst_off, true)?;
+                let dp = d.pieces(dst_off, len)?;
                 let mut p = Pages::alloc(n)?;
                 UserSlice::new(user as usize, n)
                     .reader()
                     .read_slice(&mut p.as_mut_slice()[..n])?;
                 let m = Mapping::new(&self.dev, p, n, Direction::ToDevice)?;
-                self.stream(&[(m.dma_addr(), len)], &d.pieces(dst_off, len)?)?
+                synced_move(&[(d, dst_off, Direction::FromDevice)], &mut || {
+                    self.stream(&[(m.dma_addr(), len)], &dp)
+                })?
             }
             _ => {
                 let s = get(src, src_off, false)?;
@@ -374,6 +465,102 @@ impl Edu {
             dev_err!(self.dev, "import: moved {} of {} bytes", moved, len);
             return Err(EIO);
         }
+        Ok(0)
+    }
+
+    /// `RSDMA_EDU_IOCTL_SYNC`: one range sync on an import, through rsdma;
+    /// rsdma checks the range, the mapping and the direction.
+    fn sync_ioctl(&self, file: &EduFile, arg: usize) -> Result<i32> {
+        let mut b = [0u8; SYNC_LEN];
+        UserSlice::new(arg, SYNC_LEN).reader().read_slice(&mut b)?;
+        let (handle, to, dir) = (u32_at(&b, 0), u32_at(&b, 4), u32_at(&b, 8));
+        let (off, len) = (u64_at(&b, 16), u64_at(&b, 24));
+        if u32_at(&b, 12) != 0 || u64_at(&b, 32) != 0 {
+            return Err(self.bad(format_args!("reserved fields are not zero")));
+        }
+        let dir = match dir {
+            0 => Direction::None,
+            d => direction(d).ok_or_else(|| self.bad(format_args!("direction {}", d)))?,
+        };
+        let to_cpu = match to {
+            bindings::RSDMA_EDU_SYNC_FOR_DEVICE => false,
+            bindings::RSDMA_EDU_SYNC_FOR_CPU => true,
+            _ => return Err(self.bad(format_args!("sync to {}", to))),
+        };
+        let imports = self.imports.lock();
+        let imp = imports[self.find(&imports[..], file, handle)?]
+            .as_ref()
+            .ok_or(ENOENT)?;
+        imp.sync(off, len, dir, to_cpu)?;
+        Ok(0)
+    }
+
+    /// `RSDMA_EDU_IOCTL_BENCH`: times what an importer does per transfer,
+    /// one of three ways, `count` times, at offsets stepping through the
+    /// buffer by `chunk`.
+    fn bench(&self, file: &EduFile, arg: usize) -> Result<i32> {
+        let (mut r, mut w) = UserSlice::new(arg, BENCH_LEN).reader_writer();
+        let mut b = [0u8; BENCH_LEN];
+        r.read_slice(&mut b)?;
+        let (handle, way, chunk, count) =
+            (u32_at(&b, 0), u32_at(&b, 4), u64_at(&b, 8), u64_at(&b, 16));
+        if u64_at(&b, 24) != 0 || u64_at(&b, 32) != 0 {
+            return Err(self.bad(format_args!("output or reserved fields are not zero")));
+        }
+        if count == 0 || count > BENCH_MAX_COUNT {
+            return Err(self.bad(format_args!(
+                "{} transfers (1 to {})",
+                count, BENCH_MAX_COUNT
+            )));
+        }
+        let mut imports = self.imports.lock();
+        let i = self.find(&imports[..], file, handle)?;
+        let imp = imports[i].as_mut().ok_or(ENOENT)?;
+        if chunk == 0 || chunk > imp.size {
+            return Err(self.bad(format_args!(
+                "chunk of {} bytes in a {}-byte buffer",
+                chunk, imp.size
+            )));
+        }
+        let want = match way {
+            bindings::RSDMA_EDU_BENCH_MAP => None,
+            bindings::RSDMA_EDU_BENCH_RANGE | bindings::RSDMA_EDU_BENCH_WHOLE => {
+                Some(Direction::Bidirectional)
+            }
+            _ => return Err(self.bad(format_args!("benchmark way {}", way))),
+        };
+        if imp.dir != want {
+            return Err(self.bad(format_args!(
+                "way {} needs an import mapped {}",
+                way,
+                want.map_or("nowhere (RSDMA_EDU_UNMAPPED)", |d| d.name())
+            )));
+        }
+        // Offsets step by `chunk` and wrap inside the buffer.
+        let slots = imp.size / chunk;
+        let bidi = Direction::Bidirectional;
+        let t0 = now_ns();
+        for k in 0..count {
+            let off = (k % slots) * chunk;
+            match way {
+                bindings::RSDMA_EDU_BENCH_MAP => {
+                    imp.att.map(bidi)?;
+                    imp.att.unmap();
+                }
+                bindings::RSDMA_EDU_BENCH_RANGE => {
+                    imp.sync(off, chunk, bidi, false)?;
+                    imp.sync(off, chunk, bidi, true)?;
+                }
+                _ => {
+                    let buf = imp.att.buf();
+                    buf.begin_cpu_access(bidi)?;
+                    buf.end_cpu_access(bidi)?;
+                }
+            }
+        }
+        let ns = now_ns().saturating_sub(t0);
+        b[24..32].copy_from_slice(&ns.to_ne_bytes());
+        w.write_slice(&b)?;
         Ok(0)
     }
 

@@ -37,6 +37,7 @@ pub mod kapi {
     pub mod pci;
     pub mod scatterlist;
     pub mod sync;
+    pub mod time;
 
     pub use self::ffi::errno;
     pub(crate) use self::ffi::is_err_ptr;

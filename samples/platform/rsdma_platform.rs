@@ -34,6 +34,7 @@ pub mod kapi {
     pub mod debugfs;
     pub mod device;
     pub mod dma;
+    pub mod dma_buf_import;
     pub mod dma_ops;
     pub mod ffi;
     pub mod fmt;
