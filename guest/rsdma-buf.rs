@@ -22,13 +22,27 @@
 //!   psync-raw NAME FLAGS OFF LEN RES   RSDMA_IOCTL_SYNC_RANGE with raw fields
 //!   close NAME                         closes NAME's descriptor
 //!   edu E PATH                         opens an edu device node as E
-//!   import E H NAME to|from|bidi       E imports NAME, mapped in that direction, as H
+//!   import E H NAME to|from|bidi|none  E imports NAME, mapped in that direction (none:
+//!                                      attached, not mapped), as H
 //!   release E H                        (H may be #N: handle N, named or not)
 //!   remap E H to|from|bidi             asks for a second mapping of H's attachment
 //!   copy E H1 OFF1 H2 OFF2 LEN         edu copies H1's range into H2's
 //!   read E H OFF LEN SEED              edu reads H's range; compared with the pattern
 //!   write E H OFF LEN SEED             edu writes the pattern into H's range
 //!   vmap-read E H OFF LEN SEED         the kernel reads H's range through vmap
+//!   sread E H OFF LEN SEED             read, syncing just that range around the DMA
+//!   swrite E H OFF LEN SEED            write, syncing just that range around the DMA
+//!   isync E H device|cpu to|from|bidi|none OFF LEN
+//!                                      one range sync of H's mapping (rsdma_dmabuf_sync_*)
+//!   bench E H map|range|whole CHUNK COUNT
+//!                                      times COUNT transfers' worth of importer work
+//!   streams NAME COUNT CHUNK SEED E H OFF LEN [E H OFF LEN]...
+//!                                      one thread per (E, H, OFF, LEN), all at once:
+//!                                      COUNT transfers of 1 to CHUNK bytes at random
+//!                                      offsets of OFF..OFF+LEN, alternately the CPU
+//!                                      writing NAME's mapping and edu reading (sread),
+//!                                      and edu writing (swrite) and the CPU reading;
+//!                                      every byte checked, then all of OFF..OFF+LEN
 //!   expect ERRNO STEP...               STEP must fail with ERRNO (EINVAL, E2BIG, ...)
 //!   sh COMMAND...                      runs COMMAND with /bin/sh; fails if it does
 //!
@@ -123,11 +137,36 @@ struct EduXfer {
     op: u32,
     src: u32,
     dst: u32,
-    reserved0: u32,
+    flags: u32,
     src_off: u64,
     dst_off: u64,
     len: u64,
     user: u64,
+    reserved: u64,
+}
+
+/// `struct rsdma_edu_sync`.
+#[repr(C)]
+#[derive(Default)]
+struct EduSync {
+    handle: u32,
+    to: u32,
+    dir: u32,
+    reserved0: u32,
+    offset: u64,
+    len: u64,
+    reserved: u64,
+}
+
+/// `struct rsdma_edu_bench`.
+#[repr(C)]
+#[derive(Default)]
+struct EduBench {
+    handle: u32,
+    way: u32,
+    chunk: u64,
+    count: u64,
+    ns: u64,
     reserved: u64,
 }
 
@@ -150,6 +189,8 @@ const _: () = {
     assert!(size_of::<EduHandle>() == 16 && offset_of!(EduHandle, reserved) == 8);
     assert!(size_of::<EduXfer>() == 56 && offset_of!(EduXfer, user) == 40);
     assert!(size_of::<UdmabufCreate>() == 24);
+    assert!(size_of::<EduSync>() == 40 && offset_of!(EduSync, offset) == 16);
+    assert!(size_of::<EduBench>() == 40 && offset_of!(EduBench, ns) == 24);
 };
 
 const RSDMA_IOCTL_ALLOC: u64 = iowr(0xd5, 0, size_of::<Alloc>());
@@ -164,6 +205,10 @@ const EDU_COPY: u32 = 1;
 const EDU_READ: u32 = 2;
 const EDU_WRITE: u32 = 3;
 const EDU_VMAP_READ: u32 = 4;
+const EDU_SYNC: u64 = iow(0xd6, 4, size_of::<EduSync>());
+const EDU_BENCH: u64 = iowr(0xd6, 5, size_of::<EduBench>());
+const EDU_XFER_SYNC: u32 = 1;
+const EDU_UNMAPPED: u32 = 4;
 const DMA_BUF_IOCTL_SYNC: u64 = iow(b'b' as u64, 0, 8);
 const UDMABUF_CREATE: u64 = iow(b'u' as u64, 0x42, size_of::<UdmabufCreate>());
 const UDMABUF_FLAGS_CLOEXEC: u32 = 1;
@@ -172,10 +217,11 @@ const SYNC_READ: u32 = 1;
 const SYNC_WRITE: u32 = 2;
 const SYNC_END: u32 = 4;
 
-const ERRNOS: [(&str, i32); 15] = [
+const ERRNOS: [(&str, i32); 17] = [
     ("EPERM", 1),
     ("ENOENT", 2),
     ("EIO", 5),
+    ("ENXIO", 6),
     ("E2BIG", 7),
     ("EBADF", 9),
     ("ENOMEM", 12),
@@ -186,6 +232,7 @@ const ERRNOS: [(&str, i32); 15] = [
     ("EINVAL", 22),
     ("ENOTTY", 25),
     ("ENOSPC", 28),
+    ("ERANGE", 34),
     ("EOPNOTSUPP", 95),
     ("ETIMEDOUT", 110),
 ];
@@ -296,7 +343,8 @@ fn dir_word(w: &str) -> R<u32> {
         "to" => Ok(1),
         "from" => Ok(2),
         "bidi" => Ok(3),
-        _ => Err(format!("'{w}': direction must be to, from or bidi")),
+        "none" => Ok(EDU_UNMAPPED),
+        _ => Err(format!("'{w}': direction must be to, from, bidi or none")),
     }
 }
 
@@ -615,18 +663,19 @@ impl State {
                 self.xfer(s(1)?, &mut x, "edu copy")?;
                 Ok(format!("{} bytes", x.len))
             }
-            "read" | "vmap-read" => {
+            "read" | "vmap-read" | "sread" => {
                 let (_, src, _) = self.handle(s(1)?, s(2)?)?;
                 let (off, len, seed) = (n(3)?, n(4)?, seed(5)?);
                 let mut out = vec![0u8; len as usize];
-                let op = if w[0] == "read" {
-                    EDU_READ
-                } else {
+                let op = if w[0] == "vmap-read" {
                     EDU_VMAP_READ
+                } else {
+                    EDU_READ
                 };
                 let mut x = EduXfer {
                     op,
                     src,
+                    flags: if w[0] == "sread" { EDU_XFER_SYNC } else { 0 },
                     src_off: off,
                     len,
                     user: out.as_mut_ptr() as u64,
@@ -646,13 +695,14 @@ impl State {
                     .into()),
                 }
             }
-            "write" => {
+            "write" | "swrite" => {
                 let (_, dst, _) = self.handle(s(1)?, s(2)?)?;
                 let (off, len, seed) = (n(3)?, n(4)?, seed(5)?);
                 let data: Vec<u8> = (0..len).map(|i| pattern(seed, off + i)).collect();
                 let mut x = EduXfer {
                     op: EDU_WRITE,
                     dst,
+                    flags: if w[0] == "swrite" { EDU_XFER_SYNC } else { 0 },
                     dst_off: off,
                     len,
                     user: data.as_ptr() as u64,
@@ -660,6 +710,104 @@ impl State {
                 };
                 self.xfer(s(1)?, &mut x, "edu write")?;
                 Ok(format!("{len} bytes of pattern {}", w[w.len() - 1]))
+            }
+            "isync" => {
+                let (fd, handle, _) = self.handle(s(1)?, s(2)?)?;
+                let to = match s(3)? {
+                    "device" => 1,
+                    "cpu" => 2,
+                    t => return Err(format!("'{t}': device or cpu").into()),
+                };
+                let dir = match s(4)? {
+                    "none" => 0,
+                    d => dir_word(d)?,
+                };
+                let mut a = EduSync {
+                    handle,
+                    to,
+                    dir,
+                    offset: n(5)?,
+                    len: n(6)?,
+                    ..EduSync::default()
+                };
+                sys_ioctl(fd, EDU_SYNC, &mut a, "RSDMA_EDU_IOCTL_SYNC")?;
+                Ok(String::new())
+            }
+            "bench" => {
+                let (fd, handle, _) = self.handle(s(1)?, s(2)?)?;
+                let way = match s(3)? {
+                    "map" => 1,
+                    "range" => 2,
+                    "whole" => 3,
+                    x => return Err(format!("'{x}': map, range or whole").into()),
+                };
+                let mut a = EduBench {
+                    handle,
+                    way,
+                    chunk: n(4)?,
+                    count: n(5)?,
+                    ..EduBench::default()
+                };
+                sys_ioctl(fd, EDU_BENCH, &mut a, "RSDMA_EDU_IOCTL_BENCH")?;
+                Ok(format!(
+                    "bench way={} chunk={} count={} ns={} ns_per_transfer={}",
+                    s(3)?,
+                    a.chunk,
+                    a.count,
+                    a.ns,
+                    a.ns / a.count.max(1)
+                ))
+            }
+            "streams" => {
+                let (count, chunk, seed) = (n(2)?, n(3)?, n(4)?);
+                if chunk == 0 {
+                    return Err("CHUNK must be at least 1".to_string().into());
+                }
+                let mut jobs = Vec::new();
+                for (k, q) in w[5..].chunks(4).enumerate() {
+                    let [e, h, off, len] = q else {
+                        return Err("streams wants E H OFF LEN groups".to_string().into());
+                    };
+                    let (fd, handle, _) = self.handle(e, h)?;
+                    let (off, len) = (num(off)?, num(len)?);
+                    if len < chunk {
+                        return Err(format!("range {off}+{len} is shorter than a chunk").into());
+                    }
+                    let view = self.bytes(s(1)?, off, len)?;
+                    let view = View(view.as_mut_ptr(), view.len());
+                    let job = Stream {
+                        fd,
+                        handle,
+                        off,
+                        count,
+                        chunk,
+                        seed: seed.wrapping_add(k as u64 * 0x1000_0000),
+                    };
+                    jobs.push((format!("{e} {h}"), view, job));
+                }
+                let results: Vec<(String, Result<String, String>)> = std::thread::scope(|sc| {
+                    let handles: Vec<_> = jobs
+                        .into_iter()
+                        .map(|(name, view, job)| (name, sc.spawn(move || job.run(view))))
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|(name, h)| {
+                            (
+                                name,
+                                h.join().unwrap_or_else(|_| Err("thread panicked".into())),
+                            )
+                        })
+                        .collect()
+                });
+                let mut out = Vec::new();
+                for (name, r) in results {
+                    out.push(format!(
+                        "{name}: {}",
+                        r.map_err(|e| format!("{name}: {e}"))?
+                    ));
+                }
+                Ok(out.join("; "))
             }
             "expect" => {
                 let want = s(1)?;
@@ -690,6 +838,124 @@ impl State {
             }
             other => Err(format!("unknown step '{other}'").into()),
         }
+    }
+}
+
+/// A range of a buffer's mapping that one stream owns alone.
+struct View(*mut u8, usize);
+
+// SAFETY: each view is a disjoint range of a live mapping, used by one
+// thread only while the mapping outlives the threads (scoped).
+unsafe impl Send for View {}
+
+/// One importer streaming chunks through its own range of a buffer.
+struct Stream {
+    fd: i32,
+    handle: u32,
+    /// Offset of the view in the buffer.
+    off: u64,
+    count: u64,
+    chunk: u64,
+    seed: u64,
+}
+
+impl Stream {
+    /// Runs the transfers on `view` and checks every byte; returns what
+    /// it moved.
+    fn run(&self, view: View) -> Result<String, String> {
+        // SAFETY: the view is this thread's alone, inside a live mapping.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(view.0, view.1) };
+        // What the buffer must hold: what it held, then every chunk moved.
+        let mut shadow = bytes.to_vec();
+        let mut rng = self.seed | 1;
+        let mut next = |bound: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % bound
+        };
+        let len = bytes.len() as u64;
+        let (mut moved, mut syncs) = (0u64, 0u64);
+        for i in 0..self.count {
+            let n = 1 + next(self.chunk);
+            let at = next(len - n + 1);
+            let (a, b) = (at as usize, (at + n) as usize);
+            let seed = Some(self.seed ^ (i + 1));
+            let data: Vec<u8> = (0..n).map(|j| pattern(seed, j)).collect();
+            if i % 2 == 0 {
+                // The CPU writes, the device reads.
+                bytes[a..b].copy_from_slice(&data);
+                shadow[a..b].copy_from_slice(&data);
+                let mut out = vec![0u8; n as usize];
+                self.xfer(EDU_READ, at, n, out.as_mut_ptr() as u64)?;
+                if out != data {
+                    let j = out.iter().zip(&data).position(|(x, y)| x != y).unwrap_or(0);
+                    return Err(format!(
+                        "transfer {i}: edu read byte {} as {:#04x}, the CPU wrote {:#04x}",
+                        self.off + at + j as u64,
+                        out[j],
+                        data[j]
+                    ));
+                }
+            } else {
+                // The device writes, the CPU reads.
+                self.xfer(EDU_WRITE, at, n, data.as_ptr() as u64)?;
+                shadow[a..b].copy_from_slice(&data);
+                if bytes[a..b] != data[..] {
+                    let j = bytes[a..b]
+                        .iter()
+                        .zip(&data)
+                        .position(|(x, y)| x != y)
+                        .unwrap_or(0);
+                    return Err(format!(
+                        "transfer {i}: the CPU read byte {} as {:#04x}, edu wrote {:#04x}",
+                        self.off + at + j as u64,
+                        bytes[a + j],
+                        data[j]
+                    ));
+                }
+            }
+            moved += n;
+            syncs += 2;
+        }
+        if let Some(j) = bytes.iter().zip(&shadow).position(|(x, y)| x != y) {
+            return Err(format!(
+                "byte {} is {:#04x} after the transfers, {:#04x} expected",
+                self.off + j as u64,
+                bytes[j],
+                shadow[j]
+            ));
+        }
+        Ok(format!(
+            "{} transfers, {moved} bytes, {syncs} range syncs of {} bytes, every byte checked",
+            self.count,
+            2 * moved
+        ))
+    }
+
+    /// One synced edu transfer of `n` bytes at offset `at` of the view.
+    fn xfer(&self, op: u32, at: u64, n: u64, user: u64) -> Result<(), String> {
+        let off = self.off + at;
+        let mut x = EduXfer {
+            op,
+            flags: EDU_XFER_SYNC,
+            len: n,
+            user,
+            ..EduXfer::default()
+        };
+        if op == EDU_READ {
+            (x.src, x.src_off) = (self.handle, off);
+        } else {
+            (x.dst, x.dst_off) = (self.handle, off);
+        }
+        // SAFETY: `x` has the layout the command expects.
+        if unsafe { ioctl(self.fd, EDU_XFER, &mut x as *mut EduXfer) } < 0 {
+            return Err(format!(
+                "edu transfer {n} bytes at {off}: {}",
+                Error::last_os_error()
+            ));
+        }
+        Ok(())
     }
 }
 
