@@ -142,19 +142,26 @@ impl RsdmaDev {
         let Some(first) = sg.iter().next() else {
             return;
         };
-        let (addr, bytes) = (first.dma_address(), sg_bytes(sg));
-        self.debug.synced(
-            &self.dev,
-            addr,
-            bytes,
-            dir,
-            Some(sg_nents(sg)),
-            to == Owner::Cpu,
-        );
+        if self.debug.tracking() {
+            let (addr, bytes) = (first.dma_address(), sg_bytes(sg));
+            self.debug.synced(
+                &self.dev,
+                addr,
+                bytes,
+                dir,
+                Some(sg_nents(sg)),
+                to == Owner::Cpu,
+            );
+        }
         if self.sg_per_entry() {
             for e in sg.iter().filter(|e| e.dma_len() != 0) {
                 self.sync_one(e.dma_address(), e.dma_len() as usize, dir, to);
             }
+            return;
+        }
+        // At one IOVA range nothing is bounced: only a device that does
+        // not snoop the caches needs work.
+        if self.coherent {
             return;
         }
         for e in sg.iter() {

@@ -7,6 +7,7 @@
 
 use super::scatterlist::RunsTable;
 use super::{bindings, device::Device, page::PageRuns};
+use crate::rsdma_core::span::{self, Piece};
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::error::{code::*, Result};
 use kernel::sync::Arc;
@@ -56,11 +57,12 @@ pub struct SharedMapping {
     mapped: Option<Direction>,
     /// The byte lengths of the buffer's physically contiguous runs.
     run_lens: KVec<u64>,
-    /// While mapped: the DMA segments' addresses and lengths, the layout a
-    /// range sync cuts at (empty when the segments do not cover the buffer
-    /// in byte order).
+    /// While mapped: the DMA segments' addresses, and the buffer cut at
+    /// every run and segment boundary, which a range sync looks its pieces
+    /// up in (empty when the segments do not cover the buffer in byte
+    /// order).
     seg_addrs: KVec<u64>,
-    seg_lens: KVec<u64>,
+    layout: KVec<Piece>,
 }
 
 impl SharedMapping {
@@ -82,7 +84,7 @@ impl SharedMapping {
             mapped: None,
             run_lens,
             seg_addrs: KVec::new(),
-            seg_lens: KVec::new(),
+            layout: KVec::new(),
         })
     }
 
@@ -143,11 +145,16 @@ impl SharedMapping {
             addrs.push(addr, GFP_KERNEL)?;
             lens.push(u64::from(n), GFP_KERNEL)?;
         }
-        let covered = lens.iter().try_fold(0u64, |s, &l| s.checked_add(l));
-        if covered == Some(self.kept.runs().len() as u64) {
-            self.seg_addrs = addrs;
-            self.seg_lens = lens;
+        let size = self.kept.runs().len() as u64;
+        if lens.iter().try_fold(0u64, |s, &l| s.checked_add(l)) != Some(size) {
+            return Ok(());
         }
+        let mut layout = KVec::new();
+        for p in span::pieces(&self.run_lens, &lens, 0, size).map_err(|_| EINVAL)? {
+            layout.push(p, GFP_KERNEL)?;
+        }
+        self.seg_addrs = addrs;
+        self.layout = layout;
         Ok(())
     }
 
@@ -159,7 +166,7 @@ impl SharedMapping {
         self.sync(SyncTo::Cpu);
         self.mapped = None;
         self.seg_addrs = KVec::new();
-        self.seg_lens = KVec::new();
+        self.layout = KVec::new();
         let t = self.kept.as_raw();
         // SAFETY: mapped in `dir` (type invariant), undone once (`mapped`
         // is cleared above).
@@ -242,12 +249,11 @@ impl SharedMapping {
         if !crate::rsdma_core::importer_sync::allows(mapped, dir) {
             return Err(EINVAL);
         }
-        if self.seg_lens.is_empty() {
+        if self.layout.is_empty() {
             self.sync(to);
             return Ok(self.kept.runs().len() as u64);
         }
-        let pieces = crate::rsdma_core::span::pieces(&self.run_lens, &self.seg_lens, offset, len)
-            .map_err(|_| EINVAL)?;
+        let pieces = span::within(&self.layout, offset, len).map_err(|_| EINVAL)?;
         let mut done = 0u64;
         for p in pieces {
             let addr = self

@@ -134,6 +134,53 @@ pub fn pieces<'a>(
     }
 }
 
+/// The pieces of `[offset, offset+len)` in a buffer already cut into
+/// `all`: the pieces [`pieces`] gives for the whole buffer, kept (they
+/// never change while a mapping lives).  Finds the first piece by binary
+/// search, so a small range of a large buffer costs little; yields what
+/// `pieces` would yield for the range itself.
+pub fn within(all: &[Piece], offset: u64, len: u64) -> Result<Within<'_>, OutOfRange> {
+    let covered = all.last().map_or(0, |p| p.at.saturating_add(p.len));
+    let end = offset.checked_add(len);
+    match end {
+        Some(e) if e <= covered => Ok(Within {
+            rest: &all[all.partition_point(|p| p.at.saturating_add(p.len) <= offset)..],
+            pos: offset,
+            end: e,
+        }),
+        _ => Err(OutOfRange { end, covered }),
+    }
+}
+
+/// The pieces of a range of a cut buffer ([`within`]).
+pub struct Within<'a> {
+    rest: &'a [Piece],
+    pos: u64,
+    end: u64,
+}
+
+impl Iterator for Within<'_> {
+    type Item = Piece;
+
+    fn next(&mut self) -> Option<Piece> {
+        if self.pos >= self.end {
+            return None;
+        }
+        let (p, rest) = self.rest.split_first()?;
+        self.rest = rest;
+        let skip = self.pos.checked_sub(p.at)?;
+        let stop = p.at.saturating_add(p.len).min(self.end);
+        let piece = Piece {
+            at: self.pos,
+            len: stop - self.pos,
+            a: (p.a.0, p.a.1 + skip),
+            b: (p.b.0, p.b.1 + skip),
+        };
+        self.pos = stop;
+        Some(piece)
+    }
+}
+
 /// The scatterlist entries of some runs ([`entries`]).
 pub struct Entries<'a> {
     runs: &'a [(u64, u64)],
@@ -248,6 +295,28 @@ mod tests {
         let e: Vec<(u64, u32)> = entries(&[(u64::MAX - 0xfff, 0x1000)], 0x1000, u64::MAX).collect();
         assert_eq!(e, [(u64::MAX - 0xfff, 0x1000)]);
         assert_eq!(entries(&[(0, 0)], 4096, u64::MAX).count(), 0);
+    }
+
+    proptest! {
+        /// Cutting once and looking ranges up gives what cutting each
+        /// range gives.
+        #[test]
+        fn within_matches_pieces(
+            a in proptest::collection::vec(1u64..5000, 1..40),
+            b in proptest::collection::vec(1u64..5000, 1..40),
+            off in 0u64..100_000,
+            len in 0u64..100_000,
+        ) {
+            let total = a.iter().sum::<u64>().min(b.iter().sum::<u64>());
+            let all: Vec<Piece> = pieces(&a, &b, 0, total).unwrap().collect();
+            match (pieces(&a, &b, off, len), within(&all, off, len)) {
+                (Ok(want), Ok(got)) => {
+                    prop_assert_eq!(got.collect::<Vec<_>>(), want.collect::<Vec<_>>())
+                }
+                (Err(_), Err(_)) => {}
+                (want, got) => prop_assert!(false, "pieces {:?}, within {:?}", want.is_ok(), got.is_ok()),
+            }
+        }
     }
 
     proptest! {
