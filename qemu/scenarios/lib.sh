@@ -23,6 +23,12 @@ scenario_log() {
 	dmesg | sed -n '/rsdma-scenario-start: /h; /rsdma-scenario-start: /!H; ${x;p}'
 }
 
+# smmu_event_has WORD: a translation fault (event 0x10) the SMMU driver
+# logged holds WORD among its words (the lines of arm-smmu-v3 after it).
+smmu_event_has() {
+	scenario_log | grep -A8 "arm-smmu-v3.*event 0x10 received" | grep "arm-smmu-v3" | grep -q -- "$1"
+}
+
 # smmu_ready: waits until the SMMU driver will log the next fault.  It logs
 # at most 10 events in 5 s (a rate limit of its own), so faults an earlier
 # scenario provoked can hide the next scenario's for up to 5 s.

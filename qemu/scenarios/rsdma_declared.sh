@@ -27,8 +27,11 @@ edu_run release
 # The release unmapped the region: edu's write there faults in the SMMU.
 smmu_ready
 edu_run declared_stale
-sleep 1
-scenario_log | grep -A3 "event 0x10 received" | grep -q "0x0000000000002000" ||
+for _ in 1 2 3 4 5; do
+	smmu_event_has 0x0000000000002000 && break
+	sleep 1
+done
+smmu_event_has 0x0000000000002000 ||
 	fail "no SMMU translation fault at the released device address 0x2000"
 # The MSI window is an IOMMU reserved region: it cannot be declared over.
 edu_refused "declare $region 0x8000000 map" "Device or resource busy"

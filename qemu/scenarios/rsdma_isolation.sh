@@ -12,6 +12,13 @@ sleep 1
 scenario_log | grep -A3 "arm-smmu-v3.*event 0x10 received" | head -4
 scenario_log | grep -q "arm-smmu-v3.*event 0x10 received" || fail "the SMMU reported no translation fault"
 # The event's third word is the faulting input address: the stale IOVA.
-scenario_log | grep -A3 "event 0x10 received" | grep -q "$(printf '0x%016x' $((iova)))" || fail "no fault at the stale IOVA $iova"
+# The SMMU driver prints the event a word per line from its event thread:
+# other lines may come in between, and the words may still be coming.
+want=$(printf '0x%016x' $((iova)))
+for _ in 1 2 3 4 5; do
+	smmu_event_has "$want" && break
+	sleep 1
+done
+smmu_event_has "$want" || fail "no fault at the stale IOVA $iova"
 edu_run detach
 rmmod rsdma_edu; rmmod rsdma
