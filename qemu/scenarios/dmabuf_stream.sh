@@ -5,19 +5,7 @@ view=/sys/kernel/debug/rsdma/dmabuf
 out=/tmp/stream.out
 d() { printf "%${1}s" | tr ' ' D; }
 c() { printf "%${1}s" | tr ' ' c; }
-# own DEV SYNCS BYTES: DEV's one attachment shows SYNCS own range syncs of BYTES bytes, and none of the exporter's CPU-access syncs.
-cat >/tmp/own <<END
-#!/bin/sh
-grep -q "^attachment: buffer [0-9]* device \$1 mapped DMA_BIDIRECTIONAL access_bytes 0 own_syncs \$2 own_bytes \$3\$" $view && exit 0
-echo "expected \$1: \$2 own syncs of \$3 bytes; $view has:"; grep '^attachment' $view; exit 1
-END
-chmod +x /tmp/own
-# moved E H: the bytes the streams step moved through E's import H.
-cat >/tmp/moved <<END
-#!/bin/sh
-sed -n "s/.*\$1 \$2: [0-9]* transfers, \([0-9]*\) bytes.*/\1/p" $out
-END
-chmod +x /tmp/moved
+stream_checks $out
 for kind in scattered ""; do
 	# A 64 KiB mapping has 64 ownership parts of 1 KiB; [16k, 24k) is parts 16-23.
 	rsdma-buf "alloc a 64k $kind" "map a" "fill a 0 64k 1" "edu e1 $n1" "import e1 h1 a bidi" \

@@ -3,17 +3,7 @@ dmabuf_setup 2
 maps=/sys/kernel/debug/rsdma/$e1/mappings
 view=/sys/kernel/debug/rsdma/dmabuf
 out=/tmp/stream2.out
-cat >/tmp/own <<END
-#!/bin/sh
-grep -q "^attachment: buffer [0-9]* device \$1 mapped DMA_BIDIRECTIONAL access_bytes 0 own_syncs \$2 own_bytes \$3\$" $view && exit 0
-echo "expected \$1: \$2 own syncs of \$3 bytes; $view has:"; grep '^attachment' $view; exit 1
-END
-chmod +x /tmp/own
-cat >/tmp/moved <<END
-#!/bin/sh
-sed -n "s/.*\$1 \$2: [0-9]* transfers, \([0-9]*\) bytes.*/\1/p" $out
-END
-chmod +x /tmp/moved
+stream_checks $out
 # The tracker follows a mapping in 64 parts: of 2 KiB here; parts 32-63 are edu #2's half.
 half=$(printf "%32s" | tr ' ' D)
 for kind in scattered "scattered wc"; do

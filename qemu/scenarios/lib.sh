@@ -142,6 +142,25 @@ dmabuf_setup() {
 	edu_run_on "$e1" attach
 }
 
+# stream_checks OUT: writes two programs rsdma-buf's `sh` steps can run
+# (shell functions do not reach them): /tmp/own DEV SYNCS BYTES passes when
+# DEV's one attachment shows SYNCS own range syncs of BYTES bytes and none
+# of the exporter's CPU-access syncs; /tmp/moved E H prints the bytes the
+# `streams` step moved through E's import H, from its output in OUT.
+stream_checks() {
+	view=/sys/kernel/debug/rsdma/dmabuf
+	cat >/tmp/own <<END
+#!/bin/sh
+grep -q "^attachment: buffer [0-9]* device \$1 mapped DMA_BIDIRECTIONAL access_bytes 0 own_syncs \$2 own_bytes \$3\$" $view && exit 0
+echo "expected \$1: \$2 own syncs of \$3 bytes; $view has:"; grep '^attachment' $view; exit 1
+END
+	cat >/tmp/moved <<END
+#!/bin/sh
+sed -n "s/.*\$1 \$2: [0-9]* transfers, \([0-9]*\) bytes.*/\1/p" $1
+END
+	chmod +x /tmp/own /tmp/moved
+}
+
 # dmabuf_teardown: the exporter holds nothing, rsdma kept no mapping of edu
 # #1 and its tracker found nothing; then detaches and unloads.
 dmabuf_teardown() {
