@@ -3,16 +3,19 @@
 # rsdma: an out-of-tree module.  `make` builds rsdma.ko and the samples
 # against KDIR (default: the cached test kernel, built on first use);
 # `make demo` and `make test` are the two commands the README gives.
+# With KDIR given (a board's /lib/modules/<release>/build, DKMS), `make`
+# and `make install` only build and install: nothing is installed first.
 
 RSDMA_VARIANT ?= debug
 
-.PHONY: all modules setup kernel demo test test-host test-qemu bench \
+.PHONY: all modules install setup kernel demo test test-host test-qemu bench \
 	bench-host fuzz check clean help
 
 all: modules
 
 help:
 	@echo "make            build rsdma.ko and the samples (KDIR=... to pick a kernel tree)"
+	@echo "make install    install them for KDIR's kernel (INSTALL_MOD_PATH=... for another root), then depmod"
 	@echo "make demo       boot QEMU and show a DMA round trip through rsdma"
 	@echo "make test       host tests and every QEMU scenario"
 	@echo "make bench      DMA map/unmap benchmark in QEMU (non-debug kernel)"
@@ -26,8 +29,12 @@ setup:
 kernel: setup
 	@scripts/kernel $(RSDMA_VARIANT) >/dev/null
 
-modules: setup
-	@scripts/build-module $(RSDMA_VARIANT)
+# A given KDIR needs only the toolchain, which scripts/build-module checks.
+modules: $(if $(KDIR),,setup)
+	@KDIR=$(KDIR) scripts/build-module $(RSDMA_VARIANT) >/dev/null
+
+install: $(if $(KDIR),,setup)
+	@KDIR=$(KDIR) scripts/install-module $(RSDMA_VARIANT)
 
 demo: setup
 	@scripts/demo

@@ -12,10 +12,37 @@ BUSYBOX=$RSDMA_CACHE/busybox/bin/busybox
 export PATH="$HOME/.cargo/bin:$PATH"
 
 # The kernel's Rust must come from Debian's rustc-web, whose sysroot holds
-# the library sources the kernel's build needs.
-KRUSTC=/usr/bin/rustc
+# the library sources the kernel's build needs (RSDMA_RUSTC names another
+# rustc, for a kernel that some other rustc built).
+KRUSTC=${RSDMA_RUSTC:-/usr/bin/rustc}
 KBINDGEN=$(command -v bindgen || echo "$HOME/.cargo/bin/bindgen")
 KMAKE=(make ARCH=arm64 LLVM=1 "RUSTC=$KRUSTC" "BINDGEN=$KBINDGEN")
+
+# What an out-of-tree Rust module needs of a kernel tree besides the C
+# headers and scripts of a headers package (install-extmod-build's output),
+# found by building rsdma against a headers tree without each: the crates
+# a module links against, as metadata (rustc reads them, nothing links
+# them), the `macros` proc-macro crate (a shared library rustc loads into
+# itself), and the bindgen parameters the kernel's own bindings were made
+# with (rsdma makes its bindings the same way).
+RUST_TREE_FILES=(
+	rust/libcore.rmeta rust/libcompiler_builtins.rmeta rust/libffi.rmeta
+	rust/libbindings.rmeta rust/libuapi.rmeta rust/libbuild_error.rmeta
+	rust/libkernel.rmeta rust/libmacros.so rust/bindgen_parameters
+)
+
+# kmake_for KDIR: sets KMAKE for building modules against KDIR, a full build
+# tree or a headers tree, whichever compiler built it (clang: LLVM=1; gcc:
+# the aarch64 cross compiler unless this machine is arm64).
+kmake_for() {
+	if grep -q '^CONFIG_CC_IS_CLANG=y' "$1/.config" 2>/dev/null; then
+		KMAKE=(make ARCH=arm64 LLVM=1 "RUSTC=$KRUSTC" "BINDGEN=$KBINDGEN")
+	elif [ "$(uname -m)" = aarch64 ]; then
+		KMAKE=(make ARCH=arm64 "RUSTC=$KRUSTC" "BINDGEN=$KBINDGEN")
+	else
+		KMAKE=(make ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- "RUSTC=$KRUSTC" "BINDGEN=$KBINDGEN")
+	fi
+}
 
 say() { printf '%s\n' "rsdma: $*" >&2; }
 die() { printf '%s\n' "rsdma: error: $*" >&2; exit 1; }
