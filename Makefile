@@ -8,7 +8,7 @@
 
 RSDMA_VARIANT ?= debug
 
-.PHONY: all modules install setup kernel demo test test-host test-qemu bench \
+.PHONY: all modules install dkms-check setup kernel demo test test-host test-qemu bench \
 	bench-host fuzz check clean help
 
 all: modules
@@ -16,6 +16,7 @@ all: modules
 help:
 	@echo "make            build rsdma.ko and the samples (KDIR=... to pick a kernel tree)"
 	@echo "make install    install them for KDIR's kernel (INSTALL_MOD_PATH=... for another root), then depmod"
+	@echo "make dkms-check build and install rsdma with DKMS for the bench kernel (root; for a throwaway root)"
 	@echo "make demo       boot QEMU and show a DMA round trip through rsdma"
 	@echo "make test       host tests and every QEMU scenario"
 	@echo "make bench      DMA map/unmap benchmark in QEMU (non-debug kernel)"
@@ -35,6 +36,9 @@ modules: $(if $(KDIR),,setup)
 
 install: $(if $(KDIR),,setup)
 	@KDIR=$(KDIR) scripts/install-module $(RSDMA_VARIANT)
+
+dkms-check:
+	@scripts/dkms-check
 
 demo: setup
 	@scripts/demo
@@ -61,5 +65,5 @@ check: setup
 	@scripts/check
 
 clean:
-	@scripts/build-module --clean 2>/dev/null || true
+	@KDIR=$(KDIR) scripts/build-module --clean 2>/dev/null || true
 	rm -rf build target

@@ -50,3 +50,16 @@ die() { printf '%s\n' "rsdma: error: $*" >&2; exit 1; }
 # kernel_dir VARIANT: the cached build tree of the test (debug) or the
 # benchmark (bench) kernel.
 kernel_dir() { echo "$RSDMA_CACHE/kbuild/$1"; }
+
+# copy_sources DEST: rsdma's sources (tracked files and new ones, as the
+# working tree has them), without build output.
+copy_sources() {
+	mkdir -p "$1"
+	if git -C "$RSDMA_ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+		(cd "$RSDMA_ROOT" && git ls-files -z --cached --others --exclude-standard |
+			tar --null --ignore-failed-read -T - -cf -) | tar -C "$1" -xf -
+	else
+		tar -C "$RSDMA_ROOT" --exclude=./build --exclude=./target --exclude='*.o' \
+			--exclude='*.ko' --exclude=./.kdir -cf - . | tar -C "$1" -xf -
+	fi
+}
