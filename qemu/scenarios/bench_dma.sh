@@ -7,7 +7,8 @@
 #   rsdma.bench_threads=1,2   thread counts
 #   rsdma.bench_modes=...     modes, in the order of the first repetition:
 #                             iommu-dma, rsdma-strict, raw, rsdma-lazy,
-#                             dma-fq, identity (the default), rsdma-tracker;
+#                             dma-fq, raw-lazy, identity (the default),
+#                             rsdma-tracker;
 #                             or the bounce modes, in a boot without an
 #                             IOMMU and with swiotlb=force: rsdma-bounce,
 #                             swiotlb, memcpy
@@ -25,7 +26,7 @@ PAGES=${PAGES:-1 16 64}
 THREADS=$(boot_arg bench_threads)
 THREADS=${THREADS:-1 2}
 MODES=$(boot_arg bench_modes)
-MODES=${MODES:-iommu-dma rsdma-strict raw rsdma-lazy dma-fq identity}
+MODES=${MODES:-iommu-dma rsdma-strict raw rsdma-lazy dma-fq raw-lazy identity}
 
 BENCH=/sys/kernel/debug/rsdma_bench/run
 
@@ -104,6 +105,8 @@ sample() {
 	rsdma-tracker) bound; bench "attach tracker"; measure "map $2 $3 $MS"; bench detach
 		want="domain=unmanaged ops=dma_ops" ;;
 	raw) bound; bench attach; measure "raw $2 $3 $MS"; bench detach
+		want="domain=unmanaged ops=dma_ops" ;;
+	raw-lazy) bound; bench attach; measure "raw-lazy $2 $3 $MS"; bench detach
 		want="domain=unmanaged ops=dma_ops" ;;
 	iommu-dma) group_type DMA; measure "map $2 $3 $MS"
 		want="domain=DMA ops=iommu-dma" ;;

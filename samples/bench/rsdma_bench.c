@@ -31,6 +31,14 @@
  *                          the driver-owned (rsdma) domain the device is
  *                          attached to, at scratch IOVAs no allocator
  *                          hands out, with no IOVA allocation at all
+ *   raw-lazy PAGES THREADS MS [N]
+ *                          the floor under lazy invalidation: as raw, but
+ *                          each unmap leaves the IOTLB alone
+ *                          (iommu_unmap_fast() without a sync) and every
+ *                          Nth unmap of a thread is followed by one full
+ *                          IOTLB flush, timed with that unmap (N: default
+ *                          256, the length of a per-CPU flush queue of
+ *                          the kernel's DMA-FQ)
  *   attach [lazy] [tracker]
  *                          attach the device to rsdma (strict invalidation
  *                          unless lazy; without the mapping tracker unless
@@ -87,6 +95,8 @@
 #define BENCH_MIN_MS		10
 #define BENCH_MAX_MS		60000
 #define BENCH_CMD_LEN		128
+#define BENCH_FQ_DEFAULT	256	/* the kernel's IOVA_DEFAULT_FQ_SIZE */
+#define BENCH_FQ_MAX		65536
 #define BENCH_RESULT_LEN	256
 
 /*
@@ -101,12 +111,14 @@
 enum bench_mode {
 	BENCH_MAP,
 	BENCH_RAW,
+	BENCH_RAW_LAZY,
 	BENCH_COPY,
 };
 
 static const char *const bench_op_names[] = {
 	[BENCH_MAP] = "map",
 	[BENCH_RAW] = "raw",
+	[BENCH_RAW_LAZY] = "raw-lazy",
 	[BENCH_COPY] = "copy",
 };
 
@@ -121,7 +133,8 @@ struct bench_run {
 	unsigned int threads;
 	unsigned int ms;
 	bool high;			/* map mode: buffers above the mask */
-	int prot;			/* raw mode */
+	int prot;			/* raw modes */
+	unsigned int flush_every;	/* raw-lazy: unmaps per IOTLB flush */
 };
 
 struct bench_thread {
@@ -129,7 +142,8 @@ struct bench_thread {
 	struct task_struct *task;
 	void *buf;
 	void *scratch;			/* copy mode */
-	unsigned long iova;		/* raw mode */
+	unsigned long iova;		/* raw modes */
+	unsigned int unflushed;		/* raw-lazy: unmaps since the flush */
 	dma_addr_t first_addr;		/* map mode: the first mapping */
 	u64 loops;
 	u64 map_ns;
@@ -150,6 +164,27 @@ static void bench_park_until_stopped(void)
 		set_current_state(TASK_INTERRUPTIBLE);
 	}
 	__set_current_state(TASK_RUNNING);
+}
+
+/*
+ * Raw-lazy mode's unmap: the page-table entries go at once, their IOTLB
+ * entries stay until the flush every r->flush_every unmaps, as a flush
+ * queue would leave them.  Nothing reuses the IOVA behind the device's
+ * back: the device does no DMA during a run.
+ */
+static size_t bench_unmap_lazy(const struct bench_run *r,
+			       struct bench_thread *t, size_t size)
+{
+	struct iommu_iotlb_gather gather;
+	size_t unmapped;
+
+	iommu_iotlb_gather_init(&gather);
+	unmapped = iommu_unmap_fast(r->domain, t->iova, size, &gather);
+	if (++t->unflushed >= r->flush_every) {
+		iommu_flush_iotlb_all(r->domain);
+		t->unflushed = 0;
+	}
+	return unmapped;
 }
 
 static int bench_thread_fn(void *data)
@@ -174,6 +209,7 @@ static int bench_thread_fn(void *data)
 		t0 = ktime_get();
 		switch (r->mode) {
 		case BENCH_RAW:
+		case BENCH_RAW_LAZY:
 			err = iommu_map(r->domain, t->iova, phys, size, r->prot,
 					GFP_ATOMIC);
 			break;
@@ -200,6 +236,9 @@ static int bench_thread_fn(void *data)
 		case BENCH_RAW:
 			unmapped = iommu_unmap(r->domain, t->iova, size);
 			break;
+		case BENCH_RAW_LAZY:
+			unmapped = bench_unmap_lazy(r, t, size);
+			break;
 		case BENCH_COPY:
 			memcpy(t->buf, t->scratch, size);
 			break;
@@ -220,6 +259,9 @@ static int bench_thread_fn(void *data)
 		/* Not preemptible kernels: let the stopping thread in. */
 		cond_resched();
 	}
+	/* No stale IOTLB entry outlives the run. */
+	if (t->unflushed)
+		iommu_flush_iotlb_all(r->domain);
 	bench_park_until_stopped();
 	return 0;
 }
@@ -367,7 +409,7 @@ static int bench_measure(struct bench_run *r)
 			}
 		}
 	}
-	if (r->mode == BENCH_RAW) {
+	if (r->mode == BENCH_RAW || r->mode == BENCH_RAW_LAZY) {
 		ret = bench_raw_prepare(r, th);
 		if (ret)
 			goto out_free;
@@ -400,7 +442,8 @@ out_stop:
 	for (i = 0; i < r->threads; i++) {
 		if (th[i].err && !ret) {
 			dev_err(r->dev, "%s failed in thread %u after %llu loops: %d\n",
-				r->mode == BENCH_RAW ? "iommu_map/unmap" : "dma_map_single",
+				r->mode == BENCH_MAP ? "dma_map_single" :
+				r->mode == BENCH_COPY ? "memcpy" : "iommu_map/unmap",
 				i, th[i].loops, th[i].err);
 			ret = th[i].err;
 		}
@@ -495,8 +538,10 @@ static int bench_command(char *cmd)
 	w = bench_word(&s);
 	if (!w)
 		return -EINVAL;
-	if (!strcmp(w, "map") || !strcmp(w, "raw") || !strcmp(w, "copy")) {
+	if (!strcmp(w, "map") || !strcmp(w, "raw") ||
+	    !strcmp(w, "raw-lazy") || !strcmp(w, "copy")) {
 		r.mode = !strcmp(w, "raw") ? BENCH_RAW :
+			 !strcmp(w, "raw-lazy") ? BENCH_RAW_LAZY :
 			 !strcmp(w, "copy") ? BENCH_COPY : BENCH_MAP;
 		if (bench_uint(&s, 1, BENCH_MAX_PAGES, &r.pages) ||
 		    bench_uint(&s, 1, BENCH_MAX_THREADS, &r.threads) ||
@@ -507,6 +552,11 @@ static int bench_command(char *cmd)
 				goto usage;
 			r.high = true;
 		}
+		r.flush_every = BENCH_FQ_DEFAULT;
+		if (r.mode == BENCH_RAW_LAZY && (w = bench_word(&s)) &&
+		    (kstrtouint(w, 0, &r.flush_every) || !r.flush_every ||
+		     r.flush_every > BENCH_FQ_MAX))
+			goto usage;
 	} else if (!strcmp(w, "attach")) {
 		attach = true;
 		while ((w = bench_word(&s))) {
@@ -542,8 +592,9 @@ static int bench_command(char *cmd)
 	return ret;
 
 usage:
-	pr_err("usage: map|raw|copy PAGES(1-%u) THREADS(1-%u) MS(%u-%u) (map may end with high) | attach [lazy] [tracker] | detach\n",
-	       BENCH_MAX_PAGES, BENCH_MAX_THREADS, BENCH_MIN_MS, BENCH_MAX_MS);
+	pr_err("usage: map|raw|raw-lazy|copy PAGES(1-%u) THREADS(1-%u) MS(%u-%u) (map may end with high, raw-lazy with N(1-%u)) | attach [lazy] [tracker] | detach\n",
+	       BENCH_MAX_PAGES, BENCH_MAX_THREADS, BENCH_MIN_MS, BENCH_MAX_MS,
+	       BENCH_FQ_MAX);
 	return -EINVAL;
 }
 
