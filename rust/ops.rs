@@ -12,6 +12,7 @@ use crate::kapi::device::Device;
 use crate::kapi::dma_ops::{Coherent, Lent, Operations, SgTableOut, Vma, DMA_MAPPING_ERROR};
 use crate::kapi::iommu::Prot;
 use crate::kapi::scatterlist::SgList;
+use crate::profile::{self, Step};
 use crate::route::{prot_for, Owner};
 use crate::rsdma_core::dma::{Attrs, Direction};
 use crate::rsdma_core::pages::Purpose;
@@ -176,8 +177,10 @@ impl RsdmaDev {
 #[vtable]
 impl Operations for RsdmaDev {
     fn map_page(&self, _dev: &Device, mem: Lent, dir: Direction, attrs: Attrs) -> Result<u64> {
+        let _op = profile::start(Step::Map);
         let size = mem.len();
         let addr = self.map_one(mem, dir, attrs)?;
+        let _book = profile::start(Step::MapBookkeeping);
         Stats::count(&self.debug.stats.maps);
         let m = self
             .debug
@@ -187,12 +190,15 @@ impl Operations for RsdmaDev {
     }
 
     fn unmap_page(&self, _dev: &Device, addr: u64, size: usize, dir: Direction, attrs: Attrs) {
+        let _op = profile::start(Step::Unmap);
+        let book = profile::start(Step::UnmapBookkeeping);
         let m = self
             .debug
             .record(addr, size as u64, MapKind::Page, dir, attrs, 0);
         if !self.debug.unmapped(&self.dev, m) {
             return;
         }
+        book.end();
         self.unmap_one(addr, size, dir, attrs);
         Stats::count(&self.debug.stats.unmaps);
     }

@@ -12,6 +12,7 @@ use crate::dev_err;
 use crate::kapi::dma_ops::Lent;
 use crate::kapi::iommu::Prot;
 use crate::kapi::page::PAGE_SHIFT;
+use crate::profile::{self, Step};
 use crate::rsdma_core::bounce::BounceOp;
 use crate::rsdma_core::dma::{Attrs, Direction};
 use crate::rsdma_core::route::{self, DeviceFacts, MapRequest, Route};
@@ -134,10 +135,14 @@ impl RsdmaDev {
     /// Maps `mem` by its route; returns the device's address of it.
     pub(crate) fn map_one(&self, mem: Lent, dir: Direction, attrs: Attrs) -> Result<u64> {
         let (phys, size) = (mem.phys(), mem.len());
-        match self.route(phys, size, dir, attrs)? {
+        let route = profile::start(Step::MapRoute);
+        let r = self.route(phys, size, dir, attrs)?;
+        route.end();
+        match r {
             Route::Iova => {
                 let prot = prot_for(dir, self.coherent, attrs);
                 let addr = self.iommu()?.map_range(phys, size, prot, self.dma_mask())?;
+                let _cache = profile::start(Step::MapCache);
                 self.sync_for_map(phys, size, dir, attrs);
                 Ok(addr)
             }
@@ -181,11 +186,17 @@ impl RsdmaDev {
     /// `addr`: the CPU gets the memory back (copied back from a bounce
     /// slot, or cache maintenance), the device loses access.
     pub(crate) fn unmap_one(&self, addr: u64, size: usize, dir: Direction, attrs: Attrs) {
-        let r = match self.route_of(addr) {
+        let route = profile::start(Step::UnmapRoute);
+        let found = self.route_of(addr);
+        route.end();
+        let r = match found {
             Found::Iova => self.iommu().map(|iommu| {
                 if !self.coherent && !attrs.contains(Attrs::SKIP_CPU_SYNC) {
+                    let lookup = profile::start(Step::UnmapLookup);
                     let phys = iommu.iova_to_phys(addr);
+                    lookup.end();
                     if phys != 0 {
+                        let _cache = profile::start(Step::UnmapCache);
                         self.sync_for_cpu_phys(phys, size, dir);
                     }
                 }

@@ -24,6 +24,7 @@ pub mod dmabuf;
 pub mod iommu;
 pub mod ops;
 pub mod params;
+pub mod profile;
 pub mod route;
 
 /// The abstraction layer: the wrappers of kernel APIs rsdma.ko uses (the
@@ -103,6 +104,8 @@ pub fn tracker_default() -> bool {
 /// the bus notifiers, the claims, `/dev/rsdma`, the dma-buf file, then the
 /// debugfs directory.
 struct Rsdma {
+    #[cfg(rsdma_profile)]
+    _profile_file: kapi::debugfs::CommandFile<profile::ProfileView>,
     _claim_file: kapi::debugfs::CommandFile<claim::Claims>,
     _notifiers: claim::Notifiers,
     _claims: Arc<claim::Claims>,
@@ -150,10 +153,18 @@ impl kernel::Module for Rsdma {
                 "absent"
             }
         );
+        #[cfg(rsdma_profile)]
+        let profile_file = kapi::debugfs::CommandFile::new(
+            &debugfs,
+            c_str!("profile"),
+            Arc::new(profile::ProfileView, GFP_KERNEL)?,
+        );
         // Last: a device taken over from here on holds a module reference,
         // so nothing after this may fail.
         claims.take_over_bound(&at_load);
         Ok(Rsdma {
+            #[cfg(rsdma_profile)]
+            _profile_file: profile_file,
             _claim_file: claim_file,
             _notifiers: notifiers,
             _claims: claims,

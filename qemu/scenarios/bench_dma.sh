@@ -64,10 +64,17 @@ bench() {
 	echo "$1" >$BENCH || fail "rsdma_bench '$1' failed (see the kernel log)"
 }
 
-# measure CMD: a measuring command; its result goes to $r.
+# measure CMD: a measuring command; its result goes to $r.  In a
+# profiling build of rsdma (RSDMA_PROFILE=1) the steps of its map and
+# unmap are timed too, and their totals go to $prof.
+PROFILE=/sys/kernel/debug/rsdma/profile
 measure() {
+	prof=
+	[ -e $PROFILE ] && { echo reset >$PROFILE || fail "cannot reset $PROFILE"; }
 	bench "$1"
 	r=$(cat $BENCH)
+	[ -e $PROFILE ] && prof=$(cat $PROFILE)
+	return 0
 }
 
 # group_type T: makes T (DMA, DMA-FQ or identity) the default domain type of
@@ -130,6 +137,11 @@ sample() {
 	*) fail "mode $1 measured something else: $r" ;;
 	esac
 	echo "BENCH mode=$1 rep=$4 ${r%% bounced=*}"
+	case $1 in
+	rsdma-*) [ -z "$prof" ] || echo "$prof" | while read -r line; do
+		echo "PROFILE mode=$1 rep=$4 pages=$2 threads=$3 $line"
+	done ;;
+	esac
 }
 
 echo "bench: kernel $(uname -r)"

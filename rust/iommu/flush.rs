@@ -15,6 +15,7 @@ use crate::kapi::sync::IrqSpinLock;
 use crate::kapi::time;
 use crate::kapi::timer::Expired;
 use crate::new_irq_spinlock;
+use crate::profile::{self, Step};
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use kernel::prelude::*;
 
@@ -89,7 +90,9 @@ impl Iommu {
             .get(time::cpu_hint() % self.flush.queues.len().max(1))
         else {
             // Strict.
+            let unmap = profile::start(Step::PageTableUnmap);
             let n = self.domain.unmap(iova, len as usize);
+            unmap.end();
             if n as u64 != len {
                 dev_warn!(
                     self.dev,
@@ -99,10 +102,14 @@ impl Iommu {
                     iova
                 );
             }
+            let _free = profile::start(Step::IovaFree);
             self.space.free(iova, len >> self.shift);
             return;
         };
+        let unmap = profile::start(Step::PageTableUnmap);
         self.domain.unmap_deferred(iova, len as usize);
+        unmap.end();
+        let _queue = profile::start(Step::FlushQueue);
         let now = time::jiffies();
         let mut fq = q.lock();
         if fq.len == 0 {

@@ -8,6 +8,7 @@
 use super::Iommu;
 use crate::kapi::iommu::Prot;
 use crate::kapi::scatterlist::SgList;
+use crate::profile::{self, Step};
 use crate::rsdma_core::iova::{IovaError, SpaceError};
 use crate::rsdma_core::sg as plan;
 use crate::{dev_err, kapi::device::dma_caller};
@@ -39,6 +40,7 @@ impl Iommu {
     /// for want of a flush.
     fn alloc_iova(&self, granules: u64, mask: u64) -> Result<u64> {
         let limit = mask.min(self.aperture_end);
+        let _alloc = profile::start(Step::IovaAlloc);
         let r = match self.space.alloc(granules, limit) {
             Err(SpaceError::NoSpace) if self.flush.is_lazy() => {
                 self.drain();
@@ -61,7 +63,10 @@ impl Iommu {
             _ => return Err(EINVAL),
         };
         let iova = self.alloc_iova((len >> self.shift) as u64, mask)?;
-        if let Err(e) = self.domain.map(iova, phys - off, len, prot) {
+        let map = profile::start(Step::PageTableMap);
+        let r = self.domain.map(iova, phys - off, len, prot);
+        map.end();
+        if let Err(e) = r {
             self.space.free(iova, (len >> self.shift) as u64);
             self.map_failures.fetch_add(1, Relaxed);
             dev_err!(
@@ -132,7 +137,10 @@ impl Iommu {
         // Without the tracker (which checks every unmap), at least never
         // free an IOVA twice: a range whose first page is not mapped was
         // unmapped already.
-        if self.verify_unmaps && self.domain.iova_to_phys(base) == 0 {
+        let lookup = profile::start(Step::UnmapLookup);
+        let unmapped = self.verify_unmaps && self.domain.iova_to_phys(base) == 0;
+        lookup.end();
+        if unmapped {
             dev_err!(
                 self.dev,
                 "rsdma: unmap of {:#x}+{:#x}, which is not mapped (caller {})",
