@@ -8,9 +8,10 @@
 //! `rsdma/profile` shows (and `reset` clears).  In any other build a
 //! [`Span`] is empty and costs nothing.
 //!
-//! Steps nest (an op's total holds its steps), and each span costs two
-//! clock reads, which the file reports as `clock_ns` so that a step's
-//! figure can be read net of it.
+//! Steps nest (an op's total holds its steps).  The file reports what
+//! timing costs: `clock_ns`, the two clock reads every figure holds, and
+//! `span_ns`, what one step adds to the figure of the step around it (its
+//! clock reads and the bookkeeping of its totals).
 
 /// A timed step of the streaming path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,11 +46,13 @@ pub(crate) enum Step {
     FlushQueue,
     /// IOVA free (strict; lazy frees inside [`Step::FlushQueue`]).
     IovaFree,
+    /// Empty spans timed to measure what a span costs its enclosing one.
+    Calibration,
 }
 
 #[cfg(rsdma_profile)]
 impl Step {
-    const ALL: [Step; 14] = [
+    const ALL: [Step; 15] = [
         Step::Map,
         Step::MapRoute,
         Step::IovaAlloc,
@@ -64,6 +67,7 @@ impl Step {
         Step::PageTableUnmap,
         Step::FlushQueue,
         Step::IovaFree,
+        Step::Calibration,
     ];
 
     fn name(self) -> &'static str {
@@ -82,6 +86,7 @@ impl Step {
             Step::PageTableUnmap => "unmap.iommu_unmap",
             Step::FlushQueue => "unmap.flush_queue",
             Step::IovaFree => "unmap.iova_free",
+            Step::Calibration => "calibration",
         }
     }
 }
@@ -204,15 +209,23 @@ impl crate::kapi::debugfs::Command for ProfileView {
     }
 
     fn show(&self, out: &mut dyn core::fmt::Write) {
-        // What one span's two clock reads cost, on this CPU now.
+        // What timing costs, on this CPU now: two clock reads, and an
+        // empty span seen from around it.
         const ROUNDS: u64 = 1000;
-        let mut clock = 0u64;
+        let (mut clock, mut span) = (0u64, 0u64);
         for _ in 0..ROUNDS {
             let t0 = crate::kapi::time::now_ns();
             clock = clock.wrapping_add(crate::kapi::time::now_ns().wrapping_sub(t0));
+            let t0 = crate::kapi::time::now_ns();
+            start(Step::Calibration).end();
+            span = span.wrapping_add(crate::kapi::time::now_ns().wrapping_sub(t0));
         }
         let _ = writeln!(out, "clock_ns: {}", clock / ROUNDS);
+        let _ = writeln!(out, "span_ns: {}", span / ROUNDS);
         for step in Step::ALL {
+            if step == Step::Calibration {
+                continue;
+            }
             let (calls, ns) = totals::sum(step);
             let mean = ns.checked_div(calls).unwrap_or(0);
             let _ = writeln!(
