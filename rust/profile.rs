@@ -47,6 +47,7 @@ pub(crate) enum Step {
     /// IOVA free (strict; lazy frees inside [`Step::FlushQueue`]).
     IovaFree,
     /// Empty spans timed to measure what a span costs its enclosing one.
+    #[cfg(rsdma_profile)]
     Calibration,
 }
 

@@ -19,14 +19,16 @@ use crate::profile::{self, Step};
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use kernel::prelude::*;
 
-/// Lazy mode: unmaps held back before the queue is flushed.
-const FLUSH_QUEUE_LEN: usize = 64;
+/// Lazy mode: unmaps held back before the queue is flushed (as many as a
+/// per-CPU queue of the kernel's DMA-FQ holds).
+const FLUSH_QUEUE_LEN: usize = 256;
 /// Lazy mode: the default longest deferral, in ms.
 pub(crate) const DEFAULT_FLUSH_MS: u32 = 10;
 
 /// IOVAs unmapped on one CPU whose IOTLB entries may still be live.
 struct FlushQueue {
-    entries: [(u64, u64); FLUSH_QUEUE_LEN],
+    /// `FLUSH_QUEUE_LEN` slots (IOVA, length), the first `len` in use.
+    entries: KVec<(u64, u64)>,
     len: usize,
     /// `jiffies` of the oldest entry.
     oldest: u64,
@@ -52,7 +54,7 @@ impl Flush {
             queues.reserve(cpus, GFP_KERNEL)?;
             for _ in 0..cpus {
                 let fq = FlushQueue {
-                    entries: [(0, 0); FLUSH_QUEUE_LEN],
+                    entries: KVec::from_elem((0, 0), FLUSH_QUEUE_LEN, GFP_KERNEL)?,
                     len: 0,
                     oldest: 0,
                 };
