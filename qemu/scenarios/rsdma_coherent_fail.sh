@@ -89,10 +89,21 @@ echo "$r" | grep -q ": failed$" || fail "12 MiB were allocated under a 16 MiB co
 expect_log "coherent allocation of 12582912 bytes failed: no IOVA space under the coherent mask"
 nothing_left
 edu_run "dma_bits $EDU_DMA_BITS"
-echo flush >$stats
-held_after=$(kb_held)
-echo "memory held by drivers: $held_before kB before the sweep, $held_after kB after"
-[ "$held_after" -le $((held_before + 1024)) ] || fail "$((held_after - held_before)) kB of memory gone"
+# The smallest leak the sweep could cause is 991 pages (3.9 MiB).  Pages
+# on their way back (RCU-deferred frees, vmalloc's lazy purge and its KASAN
+# shadow) show as held for a while: look again for up to 5 s before saying
+# memory is gone.
+limit=$((held_before + 2048))
+tries=0
+while :; do
+	echo flush >$stats
+	held_after=$(kb_held)
+	tries=$((tries + 1))
+	[ "$held_after" -le $limit ] || [ $tries -ge 5 ] && break
+	sleep 1
+done
+echo "memory held by drivers: $held_before kB before the sweep, $held_after kB after ($tries looks)"
+[ "$held_after" -le $limit ] || fail "$((held_after - held_before)) kB of memory gone"
 cat $stats
 expect_stat live_mappings -eq 0
 expect_stat tracker_findings -eq 0
