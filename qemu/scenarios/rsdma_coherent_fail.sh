@@ -89,11 +89,12 @@ echo "$r" | grep -q ": failed$" || fail "12 MiB were allocated under a 16 MiB co
 expect_log "coherent allocation of 12582912 bytes failed: no IOVA space under the coherent mask"
 nothing_left
 edu_run "dma_bits $EDU_DMA_BITS"
-# The smallest leak the sweep could cause is 991 pages (3.9 MiB).  Pages
+# The smallest leak the sweep could cause is 991 pages (3.9 MiB); clean
+# runs have ended from -0.3 to +1.8 MiB away from the start.  Pages
 # on their way back (RCU-deferred frees, vmalloc's lazy purge and its KASAN
 # shadow) show as held for a while: look again for up to 5 s before saying
 # memory is gone.
-limit=$((held_before + 2048))
+limit=$((held_before + 3072))
 tries=0
 while :; do
 	echo flush >$stats
