@@ -15,7 +15,7 @@ impl RsdmaDev {
     pub(crate) fn sync_for_device_phys(&self, phys: u64, len: usize, dir: Direction) {
         if let Some(op) = for_device(self.coherent, dir) {
             run(op, phys, len);
-            Stats::count(&self.debug.stats.cache_maintenance);
+            Stats::count(&self.debug.stats.here().cache_maintenance);
         }
     }
 
@@ -23,7 +23,7 @@ impl RsdmaDev {
     pub(crate) fn sync_for_cpu_phys(&self, phys: u64, len: usize, dir: Direction) {
         if let Some(op) = for_cpu(self.coherent, dir) {
             run(op, phys, len);
-            Stats::count(&self.debug.stats.cache_maintenance);
+            Stats::count(&self.debug.stats.here().cache_maintenance);
         }
     }
 }

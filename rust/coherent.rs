@@ -249,7 +249,7 @@ impl RsdmaDev {
     /// logged once, unless the caller asked for no warning.
     pub(crate) fn alloc_buffer(&self, req: &BufferRequest) -> Result<NewBuffer> {
         self.try_alloc_buffer(req).map_err(|why| {
-            Stats::count(&self.debug.stats.alloc_failures);
+            Stats::count(&self.debug.stats.here().alloc_failures);
             let quiet =
                 req.attrs.contains(Attrs::NO_WARN) || req.gfp & bindings::RSDMA_GFP_NOWARN != 0;
             if !quiet {
@@ -325,7 +325,7 @@ impl RsdmaDev {
             // data later.
             for (phys, len) in backing.runs(bytes as u64, u64::MAX) {
                 crate::cache::run(CacheOp::CleanInvalidate, phys, len as usize);
-                Stats::count(&self.debug.stats.cache_maintenance);
+                Stats::count(&self.debug.stats.here().cache_maintenance);
             }
         }
         let phys = backing

@@ -11,6 +11,7 @@ use crate::kapi::debugfs;
 use crate::kapi::device::{dma_caller, Device};
 use crate::kapi::dma_ops::Installed;
 use crate::kapi::sync::IrqSpinLock;
+use crate::kapi::time;
 use crate::kapi::vmalloc;
 use crate::new_irq_spinlock;
 use crate::rsdma_core::declared::CpuMapping;
@@ -42,9 +43,11 @@ impl AsMut<[tracker::Slot]> for TrackerTable {
     }
 }
 
-/// Op counters, shown in debugfs.
+/// One CPU's share of a device's op counters, a cache line of its own:
+/// CPUs mapping at once never write the same line.
 #[derive(Default)]
-pub(crate) struct Stats {
+#[repr(C, align(64))]
+pub(crate) struct CpuStats {
     pub(crate) maps: AtomicU64,
     pub(crate) unmaps: AtomicU64,
     pub(crate) sg_maps: AtomicU64,
@@ -62,7 +65,41 @@ pub(crate) struct Stats {
     pub(crate) cache_maintenance: AtomicU64,
 }
 
+/// A device's op counters, shown in debugfs: one [`CpuStats`] per possible
+/// CPU, counted into by the CPU an op runs on and summed when read.
+///
+/// # Invariants
+///
+/// It holds at least one [`CpuStats`].
+pub(crate) struct Stats(KVec<CpuStats>);
+
 impl Stats {
+    /// Zeroed counters for every possible CPU.
+    pub(crate) fn new() -> Result<Self> {
+        let cpus = time::nr_cpu_ids().max(1);
+        let mut v = KVec::with_capacity(cpus, GFP_KERNEL)?;
+        for _ in 0..cpus {
+            v.push(CpuStats::default(), GFP_KERNEL)?;
+        }
+        // INVARIANT: `cpus` is at least 1.
+        Ok(Self(v))
+    }
+
+    /// The counters of the CPU this runs on.  A task that moves to another
+    /// CPU meanwhile counts into the old one's, which is still exact: the
+    /// counters are atomic, only their cache line is meant to be local.
+    pub(crate) fn here(&self) -> &CpuStats {
+        // By the type invariant the length is not 0 and the index in range.
+        &self.0[time::cpu_hint() % self.0.len()]
+    }
+
+    /// The sum over CPUs of the counter `field` picks.
+    pub(crate) fn sum(&self, field: impl Fn(&CpuStats) -> &AtomicU64) -> u64 {
+        self.0
+            .iter()
+            .fold(0u64, |a, c| a.wrapping_add(field(c).load(Relaxed)))
+    }
+
     /// Counts one event.
     pub(crate) fn count(counter: &AtomicU64) {
         counter.fetch_add(1, Relaxed);
@@ -174,11 +211,12 @@ impl Debug {
             None
         };
         let id = dev.as_raw() as usize as u64;
+        let stats = Stats::new()?;
         Ok(try_pin_init!(Self {
             id,
             tracking,
             tracker <- new_irq_spinlock!(tracker, "Debug::tracker"),
-            stats: Stats::default(),
+            stats,
         }? Error))
     }
 
@@ -269,7 +307,7 @@ impl Debug {
         let caller = dma_caller();
         let mut ok = true;
         for finding in findings.iter() {
-            Stats::count(&self.stats.findings);
+            Stats::count(&self.stats.here().findings);
             if caller.as_str().is_empty() {
                 dev_err!(dev, "rsdma tracker: {}", finding);
             } else {
@@ -425,13 +463,13 @@ impl debugfs::Command for Installed<RsdmaDev> {
             out,
             "maps: {}\nunmaps: {}\nsg_maps: {}\nsg_unmaps: {}\nsyncs: {}\nallocs: {}\n\
              frees: {}\nmap_failures: {}\nlive_mappings: {}\n",
-            n(&s.maps),
-            n(&s.unmaps),
-            n(&s.sg_maps),
-            n(&s.sg_unmaps),
-            n(&s.syncs),
-            n(&s.allocs),
-            n(&s.frees),
+            s.sum(|c| &c.maps),
+            s.sum(|c| &c.unmaps),
+            s.sum(|c| &c.sg_maps),
+            s.sum(|c| &c.sg_unmaps),
+            s.sum(|c| &c.syncs),
+            s.sum(|c| &c.allocs),
+            s.sum(|c| &c.frees),
             iommu.map_or(0, |i| n(&i.map_failures)),
             live,
         );
@@ -444,7 +482,7 @@ impl debugfs::Command for Installed<RsdmaDev> {
             st.high_water,
             st.alloc_failures,
             if d.debug.tracking() { "on" } else { "off" },
-            n(&s.findings),
+            s.sum(|c| &c.findings),
             overflowed,
             iommu.map_or(0, |i| i.flushes()),
         );
@@ -453,8 +491,8 @@ impl debugfs::Command for Installed<RsdmaDev> {
             out,
             "direct_maps: {}\nbounce_maps: {}\nbounce_pools: {}\nbounce_slots_used: {}\n\
              bounce_slots_high_water: {}\nbounce_failures: {}\n",
-            n(&s.direct_maps),
-            n(&s.bounce_maps),
+            s.sum(|c| &c.direct_maps),
+            s.sum(|c| &c.bounce_maps),
             b.as_ref().map_or(0, |b| b.pools),
             b.as_ref().map_or(0, |b| b.used),
             b.as_ref().map_or(0, |b| b.high_water),
@@ -467,8 +505,8 @@ impl debugfs::Command for Installed<RsdmaDev> {
             n(&d.buffers.live),
             n(&d.buffers.pages),
             n(&d.buffers.blocks),
-            n(&s.alloc_failures),
-            n(&s.cache_maintenance),
+            s.sum(|c| &c.alloc_failures),
+            s.sum(|c| &c.cache_maintenance),
         );
         let _ = writeln!(out, "dma_limit: {:#x}", d.limit);
     }
@@ -528,7 +566,6 @@ impl debugfs::Command for Claims {
     }
 
     fn show(&self, out: &mut dyn core::fmt::Write) {
-        let n = |c: &AtomicU64| c.load(Relaxed);
         let t = self.table.lock();
         let _ = writeln!(out, "specs:");
         for s in t.specs() {
@@ -545,10 +582,10 @@ impl debugfs::Command for Claims {
                     writeln!(
                         out,
                         "served (maps {}, sg_maps {}, allocs {}, bounce_maps {}, live {})",
-                        n(&s.maps),
-                        n(&s.sg_maps),
-                        n(&s.allocs),
-                        n(&s.bounce_maps),
+                        s.sum(|c| &c.maps),
+                        s.sum(|c| &c.sg_maps),
+                        s.sum(|c| &c.allocs),
+                        s.sum(|c| &c.bounce_maps),
                         d.debug.live().0
                     )
                 }

@@ -568,7 +568,7 @@ impl RsdmaDev {
             }
         };
         self.declared.live.lock().insert(node);
-        Stats::count(&self.debug.stats.allocs);
+        Stats::count(&self.debug.stats.here().allocs);
         let m = self.coherent_record(dma, size, cpu, attrs);
         self.debug.mapped(&self.dev, m);
         Ok(Some(Coherent { cpu, dma }))
@@ -613,7 +613,7 @@ impl RsdmaDev {
             iommu.drain();
         }
         l.region.give_back(l.pool_addr, l.size);
-        Stats::count(&self.debug.stats.frees);
+        Stats::count(&self.debug.stats.here().frees);
         true
     }
 

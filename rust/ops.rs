@@ -131,7 +131,7 @@ impl RsdmaDev {
 
     /// Hands `size` bytes at `addr` to `to` (`dma_sync_single_*`).
     fn sync_single(&self, addr: u64, size: usize, dir: Direction, to: Owner) {
-        Stats::count(&self.debug.stats.syncs);
+        Stats::count(&self.debug.stats.here().syncs);
         self.debug
             .synced(&self.dev, addr, size as u64, dir, None, to == Owner::Cpu);
         self.sync_one(addr, size, dir, to);
@@ -139,7 +139,7 @@ impl RsdmaDev {
 
     /// Hands a mapped sg list to `to` (`dma_sync_sg_*`).
     fn sync_sg(&self, sg: &SgList<'_>, dir: Direction, to: Owner) {
-        Stats::count(&self.debug.stats.syncs);
+        Stats::count(&self.debug.stats.here().syncs);
         let Some(first) = sg.iter().next() else {
             return;
         };
@@ -181,7 +181,7 @@ impl Operations for RsdmaDev {
         let size = mem.len();
         let addr = self.map_one(mem, dir, attrs)?;
         let _book = profile::start(Step::MapBookkeeping);
-        Stats::count(&self.debug.stats.maps);
+        Stats::count(&self.debug.stats.here().maps);
         let m = self
             .debug
             .record(addr, size as u64, MapKind::Page, dir, attrs, 0);
@@ -200,7 +200,7 @@ impl Operations for RsdmaDev {
         }
         book.end();
         self.unmap_one(addr, size, dir, attrs);
-        Stats::count(&self.debug.stats.unmaps);
+        Stats::count(&self.debug.stats.here().unmaps);
     }
 
     fn map_sg(
@@ -215,7 +215,7 @@ impl Operations for RsdmaDev {
         } else {
             self.map_sg_iova(sg, dir, attrs)?
         };
-        Stats::count(&self.debug.stats.sg_maps);
+        Stats::count(&self.debug.stats.here().sg_maps);
         let first = sg.iter().next().map_or(0, |e| e.dma_address());
         let m = self
             .debug
@@ -249,7 +249,7 @@ impl Operations for RsdmaDev {
         } else {
             self.unmap_sg_iova(sg, dir, attrs);
         }
-        Stats::count(&self.debug.stats.sg_unmaps);
+        Stats::count(&self.debug.stats.here().sg_unmaps);
     }
 
     fn map_resource(
@@ -282,7 +282,7 @@ impl Operations for RsdmaDev {
                 }
             }
         };
-        Stats::count(&self.debug.stats.maps);
+        Stats::count(&self.debug.stats.here().maps);
         let m = self
             .debug
             .record(addr, size as u64, MapKind::Resource, dir, attrs, 0);
@@ -300,7 +300,7 @@ impl Operations for RsdmaDev {
         if let Some(iommu) = self.iommu.as_ref() {
             iommu.unmap_range(addr, size);
         }
-        Stats::count(&self.debug.stats.unmaps);
+        Stats::count(&self.debug.stats.here().unmaps);
     }
 
     fn sync_single_for_cpu(&self, _dev: &Device, addr: u64, size: usize, dir: Direction) {
@@ -332,7 +332,7 @@ impl Operations for RsdmaDev {
             purpose: Purpose::Coherent,
             prot: prot_for(Direction::Bidirectional, self.coherent, attrs),
         })?;
-        Stats::count(&self.debug.stats.allocs);
+        Stats::count(&self.debug.stats.here().allocs);
         let m = self.coherent_record(b.dma, size, b.cpu, attrs);
         self.debug.mapped(&self.dev, m);
         Ok(Coherent {
@@ -348,7 +348,7 @@ impl Operations for RsdmaDev {
         let m = self.coherent_record(dma, size, cpu, attrs);
         self.debug.unmapped(&self.dev, m);
         if self.free_buffer(size, Some(cpu), dma, "free") {
-            Stats::count(&self.debug.stats.frees);
+            Stats::count(&self.debug.stats.here().frees);
         }
     }
 
@@ -396,7 +396,7 @@ impl Operations for RsdmaDev {
             purpose: Purpose::Pages,
             prot: prot_for(dir, self.coherent, Attrs::empty()),
         })?;
-        Stats::count(&self.debug.stats.allocs);
+        Stats::count(&self.debug.stats.here().allocs);
         // Tracked as a streaming mapping, which the driver syncs.
         let m = self
             .debug
@@ -411,7 +411,7 @@ impl Operations for RsdmaDev {
             .record(dma, size as u64, MapKind::Page, dir, Attrs::empty(), 0);
         self.debug.unmapped(&self.dev, m);
         if self.free_buffer(size, None, dma, "free_pages") {
-            Stats::count(&self.debug.stats.frees);
+            Stats::count(&self.debug.stats.here().frees);
         }
     }
 

@@ -49,9 +49,11 @@ impl RsdmaDev {
         }
     }
 
-    /// The route of a new mapping of `size` bytes at `phys`.
+    /// The route of a new mapping of `size` bytes at `phys` on the device
+    /// `facts` describes.
     pub(crate) fn route(
         &self,
+        facts: &DeviceFacts,
         phys: u64,
         size: usize,
         dir: Direction,
@@ -69,7 +71,7 @@ impl RsdmaDev {
             dir,
             attrs,
         };
-        route::map(&self.facts(), &req).map_err(|e| {
+        route::map(facts, &req).map_err(|e| {
             dev_err!(
                 self.dev,
                 "rsdma: cannot map {} bytes at {:#x} ({}): {}",
@@ -136,24 +138,26 @@ impl RsdmaDev {
     pub(crate) fn map_one(&self, mem: Lent, dir: Direction, attrs: Attrs) -> Result<u64> {
         let (phys, size) = (mem.phys(), mem.len());
         let route = profile::start(Step::MapRoute);
-        let r = self.route(phys, size, dir, attrs)?;
+        // The device's facts (its DMA mask among them) are read once a map.
+        let facts = self.facts();
+        let r = self.route(&facts, phys, size, dir, attrs)?;
         route.end();
         match r {
             Route::Iova => {
                 let prot = prot_for(dir, self.coherent, attrs);
-                let addr = self.iommu()?.map_range(phys, size, prot, self.dma_mask())?;
+                let addr = self.iommu()?.map_range(phys, size, prot, facts.dma_mask)?;
                 let _cache = profile::start(Step::MapCache);
                 self.sync_for_map(phys, size, dir, attrs);
                 Ok(addr)
             }
             Route::Direct => {
                 self.sync_for_map(phys, size, dir, attrs);
-                Stats::count(&self.debug.stats.direct_maps);
+                Stats::count(&self.debug.stats.here().direct_maps);
                 Ok(self.dev.phys_to_dma(phys))
             }
             Route::Bounce => {
                 let b = self.bounce()?.map(mem, dir, attrs, 0)?;
-                Stats::count(&self.debug.stats.bounce_maps);
+                Stats::count(&self.debug.stats.here().bounce_maps);
                 Ok(b.addr)
             }
             Route::IovaBounce => {
@@ -161,9 +165,9 @@ impl RsdmaDev {
                 let bounce = self.bounce()?;
                 let b = bounce.map(mem, dir, attrs, iommu.granule() - 1)?;
                 let prot = prot_for(dir, self.coherent, attrs);
-                match iommu.map_range(b.span_phys, b.span_len, prot, self.dma_mask()) {
+                match iommu.map_range(b.span_phys, b.span_len, prot, facts.dma_mask) {
                     Ok(iova) => {
-                        Stats::count(&self.debug.stats.bounce_maps);
+                        Stats::count(&self.debug.stats.here().bounce_maps);
                         Ok(iova + (b.addr - b.span_start))
                     }
                     Err(e) => {
