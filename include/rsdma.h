@@ -117,4 +117,102 @@ int rsdma_dmabuf_sync_for_cpu(struct dma_buf_attachment *attach,
 			      size_t offset, size_t len,
 			      enum dma_data_direction dir);
 
+
+/*
+ * A standalone IO address space: the allocator rsdma gives each device it
+ * serves behind an IOMMU (a bitmap over the space, first fit from the
+ * bottom, with per-CPU caches of recently freed ranges of 1 to 32
+ * granules), tied to no device and no IOMMU domain.  Sizes are in
+ * granules, addresses in bytes.  The space holds addresses only: mapping
+ * them is the caller's business.
+ */
+struct rsdma_iova_space;
+
+/**
+ * rsdma_iova_space_create() - make a standalone IO address space
+ * @granule_shift: log2 of the granule in bytes: 12, 14 or 16
+ * @bits: log2 of the space's size in bytes, 20 to 40
+ *
+ * The space covers IOVAs 0 to 2^@bits - 1.  Its first granule is kept out,
+ * so that no allocation starts at 0.  Process context (it may sleep).
+ *
+ * Return: the space, or NULL (an unsupported geometry, logged; no memory).
+ */
+struct rsdma_iova_space *rsdma_iova_space_create(unsigned int granule_shift,
+						 unsigned int bits);
+
+/**
+ * rsdma_iova_space_destroy() - free a space and everything it holds
+ * @s: the space, or NULL
+ *
+ * Live allocations and claims are forgotten with it.  No other call on @s
+ * may be under way or come later.  Process context.
+ */
+void rsdma_iova_space_destroy(struct rsdma_iova_space *s);
+
+/**
+ * rsdma_iova_space_claim() - take a range at a fixed address
+ * @s: the space
+ * @iova: first address, granule aligned
+ * @granules: length in granules
+ *
+ * Marks exactly @granules granules at @iova as allocated (memory the
+ * caller maps there for good), for the life of the space.  Ranges the
+ * per-CPU caches hold are returned to the bitmap first when they are in
+ * the way.  Process context (it may sleep).
+ *
+ * Return: 0; -EINVAL (@granules is 0, @iova not granule aligned, the range
+ * not inside the space); -EBUSY (a granule of it is allocated, claimed or
+ * kept out); -ENOMEM.
+ */
+int rsdma_iova_space_claim(struct rsdma_iova_space *s, dma_addr_t iova,
+			   u64 granules);
+
+/**
+ * rsdma_iova_alloc() - allocate a range
+ * @s: the space
+ * @granules: length in granules
+ * @limit: the highest address the range may reach (inclusive: a DMA mask)
+ *
+ * A length of 1 to 32 granules is rounded up to a power of two and served
+ * from the calling CPU's cache when it holds one under @limit; otherwise
+ * the bitmap gives the lowest fit, aligned to the length rounded up to a
+ * power of two.  When nothing fits, every CPU's cache goes back to the
+ * bitmap and the search runs once more.  Any context: it does not sleep
+ * (bitmap memory, when a part of the space is first used, is GFP_ATOMIC).
+ *
+ * Return: the range's first address, or 0 on failure: no range fits under
+ * @limit, no memory for the bitmap, or @granules is 0 or larger than the
+ * space.  Nothing is logged.
+ */
+dma_addr_t rsdma_iova_alloc(struct rsdma_iova_space *s, u64 granules,
+			    dma_addr_t limit);
+
+/**
+ * rsdma_iova_free() - give back a range rsdma_iova_alloc() returned
+ * @s: the space
+ * @iova: the address rsdma_iova_alloc() returned
+ * @granules: the length it was given
+ *
+ * A length of 1 to 32 granules goes to the calling CPU's cache; such a
+ * range is checked only for its alignment and its place in the space, so
+ * a double free of it goes unnoticed (as with iova.c's rcaches).  Any
+ * context.
+ *
+ * Return: 0; -EINVAL (and a line in the log) when the range is not one
+ * live allocation of that length: nothing is freed.
+ */
+int rsdma_iova_free(struct rsdma_iova_space *s, dma_addr_t iova,
+		    u64 granules);
+
+/**
+ * rsdma_iova_space_used() - granules in use
+ * @s: the space
+ *
+ * Return: the granules of live allocations and claims, ranges held in the
+ * per-CPU caches included (they stay allocated in the bitmap), the
+ * granule kept out at 0 not.
+ */
+u64 rsdma_iova_space_used(const struct rsdma_iova_space *s);
+
 #endif

@@ -22,6 +22,7 @@ pub mod declared;
 pub mod dev;
 pub mod dmabuf;
 pub mod iommu;
+pub mod iova_api;
 pub mod ops;
 pub mod params;
 pub mod profile;

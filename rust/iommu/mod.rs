@@ -21,7 +21,7 @@ use space::Space;
 /// Widest IO address space rsdma manages: IOVAs go 32-bit first, and the
 /// bitmap chunks of a larger space would need high-order atomic
 /// allocations.
-const MAX_SPACE_BITS: u32 = 40;
+pub(crate) const MAX_SPACE_BITS: u32 = 40;
 
 /// A device's IOMMU domain and IO address space.
 #[pin_data]

@@ -2,7 +2,8 @@
 
 //! The IO address space of a device: rsdma-core's [`IovaSpace`] (bitmap
 //! allocator, per-CPU magazine caches, growth outside the lock) over kernel
-//! memory and `IrqSpinLock`s.
+//! memory and `IrqSpinLock`s.  A space may also stand alone, tied to no
+//! device (`rust/iova_api.rs`); its messages then name no device.
 
 use crate::dev_err;
 use crate::kapi::device::Device;
@@ -81,23 +82,42 @@ impl SpaceEnv for Kernel {
     }
 }
 
-/// A device's IO address space.
+/// A device's IO address space, or a standalone one.
 pub(crate) struct Space {
-    dev: ARef<Device>,
+    /// The device whose space this is (named in messages), if any.
+    dev: Option<ARef<Device>>,
     iovas: IovaSpace<Kernel>,
 }
 
+/// Logs an error line, "rsdma: " and `args`, naming `dev` when there is
+/// one (the module's own prefix says "rsdma: " otherwise).
+fn log_err(dev: Option<&Device>, args: core::fmt::Arguments<'_>) {
+    match dev {
+        Some(dev) => dev_err!(dev, "rsdma: {}", args),
+        None => pr_err!("{}\n", args),
+    }
+}
+
 impl Space {
-    /// A space of `2^bits` bytes in granules of `2^shift` bytes, with one
-    /// cache per possible CPU.
+    /// A space of `2^bits` bytes in granules of `2^shift` bytes for `dev`,
+    /// with one cache per possible CPU.
     pub(crate) fn new(dev: &Device, shift: u32, bits: u32) -> Result<Self> {
+        Self::build(Some(dev), shift, bits)
+    }
+
+    /// The same space tied to no device.
+    pub(crate) fn new_standalone(shift: u32, bits: u32) -> Result<Self> {
+        Self::build(None, shift, bits)
+    }
+
+    fn build(dev: Option<&Device>, shift: u32, bits: u32) -> Result<Self> {
         let cfg = IovaConfig::new(shift, bits).map_err(|e| {
-            dev_err!(
+            log_err(
                 dev,
-                "rsdma: unsupported IO address space ({} bits, granule {}): {}",
-                bits,
-                1u64 << shift,
-                e
+                format_args!(
+                    "unsupported IO address space ({} bits, granule shift {}): {}",
+                    bits, shift, e
+                ),
             );
             EINVAL
         })?;
@@ -119,7 +139,7 @@ impl Space {
             )?;
         }
         Ok(Self {
-            dev: dev.get(),
+            dev: dev.map(Device::get),
             iovas: IovaSpace::new(Kernel, alloc, caches),
         })
     }
@@ -127,12 +147,9 @@ impl Space {
     /// Keeps `len` bytes at `start` out of the space (at set-up).
     pub(crate) fn reserve(&self, start: u64, len: u64) -> Result {
         self.iovas.reserve(start, len).map(|_| ()).map_err(|e| {
-            dev_err!(
-                self.dev,
-                "rsdma: cannot reserve IOVA {:#x}+{:#x}: {}",
-                start,
-                len,
-                e
+            log_err(
+                self.dev.as_deref(),
+                format_args!("cannot reserve IOVA {:#x}+{:#x}: {}", start, len, e),
             );
             match e {
                 SpaceError::NoMemory => ENOMEM,
@@ -148,9 +165,18 @@ impl Space {
 
     /// Gives back what [`Space::alloc`] returned.
     pub(crate) fn free(&self, iova: u64, granules: u64) {
-        if let Err(e) = self.iovas.free(iova, granules) {
-            dev_err!(self.dev, "rsdma: IOVA free of {:#x} rejected: {}", iova, e);
-        }
+        let _ = self.try_free(iova, granules);
+    }
+
+    /// Gives back what [`Space::alloc`] returned; a free that is not one
+    /// live allocation is logged and returned.
+    pub(crate) fn try_free(&self, iova: u64, granules: u64) -> Result<(), SpaceError> {
+        self.iovas.free(iova, granules).inspect_err(|e| {
+            log_err(
+                self.dev.as_deref(),
+                format_args!("IOVA free of {:#x} rejected: {}", iova, e),
+            )
+        })
     }
 
     /// Takes exactly `granules` at `iova` out of the space, for memory
@@ -162,11 +188,9 @@ impl Space {
     /// Gives back what [`Space::claim`] took.
     pub(crate) fn unclaim(&self, iova: u64, granules: u64) {
         if let Err(e) = self.iovas.unclaim(iova, granules) {
-            dev_err!(
-                self.dev,
-                "rsdma: IOVA release of {:#x} rejected: {}",
-                iova,
-                e
+            log_err(
+                self.dev.as_deref(),
+                format_args!("IOVA release of {:#x} rejected: {}", iova, e),
             );
         }
     }
