@@ -45,6 +45,17 @@
  *                          tracker), on behalf of its driver, which must
  *                          set driver_managed_dma
  *   detach                 detach it from rsdma
+ *   iova ALLOC GRANULES THREADS MS PATTERN
+ *                          the IOVA allocators alone, no device: ALLOC is
+ *                          rsdma (its IO address space, rsdma_iova_*) or
+ *                          iova (the kernel's iova.c: alloc_iova_fast(),
+ *                          free_iova_fast() with rcaches), on a fresh
+ *                          32-bit space of 4 KiB granules with IOVA 0 kept
+ *                          out, pre-filled by PATTERN (0, 50, 90 or frag:
+ *                          see iova_patterns) with the same ranges for
+ *                          both; then THREADS threads, one per CPU, each
+ *                          loop alloc + free of GRANULES granules for MS
+ *                          milliseconds, each timing its whole loop
  *
  * A result reads, on one line:
  *
@@ -56,7 +67,15 @@
  * API (iommu-dma, direct, or dma_ops: a per-device table such as rsdma's),
  * and bounced is 1 when, without an IOMMU, the first mapping's bus address
  * was not the buffer's own physical address (a bounce slot: swiotlb's or
- * rsdma's).
+ * rsdma's).  An iova result reads
+ *
+ *   op=iova alloc=rsdma granules=16 threads=2 ms=400 pattern=90
+ *   occupancy=89.9 loops=N pair_ns=N
+ *
+ * where occupancy is the percentage of the space in use after the
+ * pre-fill, as the allocator counts it, and pair_ns the mean ns of one
+ * alloc + free: the threads' summed loop times over their summed loops.
+ * A failed alloc or free fails the command.
  *
  * The device is locked for the whole of a command, so it cannot be unbound
  * under a run.  A raw run maps into a domain its owner may free: nothing
@@ -66,6 +85,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bits.h>
+#include <linux/cpumask.h>
 #include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/device.h>
@@ -73,12 +93,14 @@
 #include <linux/dma-mapping.h>
 #include <linux/gfp.h>
 #include <linux/iommu.h>
+#include <linux/iova.h>
 #include <linux/kthread.h>
 #include <linux/math64.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/overflow.h>
 #include <linux/pci.h>
+#include <linux/rbtree.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -527,6 +549,395 @@ static int bench_uint(char **s, unsigned int min, unsigned int max,
 	return 0;
 }
 
+/*
+ * The allocator-alone benchmark (iova command): rsdma's IO address space
+ * (rsdma_iova_*, include/rsdma.h) against the kernel's iova.c on a space
+ * of the same size, pre-filled with the same ranges.
+ */
+
+#define IOVA_GRANULE_SHIFT	12
+#define IOVA_SPACE_BITS		32
+#define IOVA_SPACE_GRANULES	(1UL << (IOVA_SPACE_BITS - IOVA_GRANULE_SHIFT))
+#define IOVA_MAX_GRANULES	4096
+#define IOVA_SEED		0x7273646d61696f76ULL	/* "rsdmaiov" */
+
+enum iova_allocator {
+	IOVA_RSDMA,
+	IOVA_KERNEL,
+};
+
+static const char *const iova_allocator_names[] = {
+	[IOVA_RSDMA] = "rsdma",
+	[IOVA_KERNEL] = "iova",
+};
+
+/*
+ * A pre-fill: used and free runs of uniform random lengths, alternating
+ * from the top of each region down, a used run first; with holes, every
+ * hole_every granules the top hole_len are a free hole and the runs fill
+ * the rest.  Runs reach up to 127 granules free (50, 90) so that a free
+ * run may hold an aligned 64-granule range.
+ */
+struct iova_pattern {
+	const char *name;
+	unsigned int used_max;		/* used runs: 1..used_max (0: empty) */
+	unsigned int free_max;		/* free runs: 1..free_max */
+	unsigned long hole_every;	/* 0, or a power of two */
+	unsigned long hole_len;
+};
+
+static const struct iova_pattern iova_patterns[] = {
+	{ "0", 0, 0, 0, 0 },
+	{ "50", 127, 127, 0, 0 },
+	{ "90", 1151, 127, 0, 0 },
+	{ "frag", 7, 7, 4096, 128 },
+};
+
+struct iova_run {
+	enum iova_allocator alloc;
+	const struct iova_pattern *pattern;
+	unsigned int granules;
+	unsigned int threads;
+	unsigned int ms;
+	bool stop;			/* READ_ONCE/WRITE_ONCE */
+	struct rsdma_iova_space *rs;	/* IOVA_RSDMA */
+	struct iova_domain iovad;	/* IOVA_KERNEL */
+	u64 prefilled;			/* granules the pre-fill placed */
+};
+
+struct iova_thread {
+	struct iova_run *run;
+	struct task_struct *task;
+	u64 loops;
+	u64 ns;
+	int err;
+};
+
+/* splitmix64: one seeded sequence, the same for both allocators. */
+static u64 iova_rand(u64 *state)
+{
+	u64 z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Takes granules [lo, lo + len) out of @r's space. */
+static int iova_fill(struct iova_run *r, unsigned long lo, unsigned long len)
+{
+	struct iova *v;
+	int ret;
+
+	if (r->alloc == IOVA_RSDMA) {
+		ret = rsdma_iova_space_claim(r->rs,
+					     (dma_addr_t)lo << IOVA_GRANULE_SHIFT,
+					     len);
+		if (ret)
+			pr_err("iova: rsdma could not claim pre-fill run %#lx+%lu: %d\n",
+			       lo, len, ret);
+		return ret;
+	}
+	/*
+	 * reserve_iova() walks the whole tree from its first node on every
+	 * call (quadratic over a pre-fill of 10^5 runs); a top-down
+	 * alloc_iova() whose limit ends at the run places it exactly, below
+	 * the run placed before it, in O(log n).  Checked, not assumed.
+	 */
+	v = alloc_iova(&r->iovad, len, lo + len - 1, false);
+	if (!v) {
+		pr_err("iova: iova.c could not place pre-fill run %#lx+%lu\n",
+		       lo, len);
+		return -ENOMEM;
+	}
+	if (v->pfn_lo != lo) {
+		pr_err("iova: iova.c placed pre-fill run %#lx+%lu at %#lx\n",
+		       lo, len, v->pfn_lo);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Lays @r's pattern into its space, from the top down. */
+static int iova_prefill(struct iova_run *r)
+{
+	const struct iova_pattern *p = r->pattern;
+	u64 state = IOVA_SEED;
+	unsigned long base = IOVA_SPACE_GRANULES;
+	int ret;
+
+	if (!p->used_max)
+		return 0;
+	while (base > 0) {
+		unsigned long lo, hi;
+		bool used = true;
+
+		/* The region [lo, hi): a block under its hole, or all. */
+		if (p->hole_every) {
+			base -= p->hole_every;
+			hi = base + p->hole_every - p->hole_len;
+		} else {
+			base = 0;
+			hi = IOVA_SPACE_GRANULES;
+		}
+		lo = max(base, 1UL);	/* IOVA 0 stays out */
+		while (hi > lo) {
+			unsigned long len = 1 + iova_rand(&state) %
+					    (used ? p->used_max : p->free_max);
+
+			len = min(len, hi - lo);
+			if (used) {
+				ret = iova_fill(r, hi - len, len);
+				if (ret)
+					return ret;
+				r->prefilled += len;
+			}
+			hi -= len;
+			used = !used;
+			cond_resched();
+		}
+	}
+	return 0;
+}
+
+/* Granules in use in @r's space, as the allocator itself counts them. */
+static u64 iova_used(struct iova_run *r)
+{
+	struct rb_node *node;
+	unsigned long flags;
+	u64 used = 0;
+
+	if (r->alloc == IOVA_RSDMA)
+		return rsdma_iova_space_used(r->rs);
+	spin_lock_irqsave(&r->iovad.iova_rbtree_lock, flags);
+	for (node = rb_first(&r->iovad.rbroot); node; node = rb_next(node)) {
+		if (node != &r->iovad.anchor.node)
+			used += iova_size(rb_entry(node, struct iova, node));
+	}
+	spin_unlock_irqrestore(&r->iovad.iova_rbtree_lock, flags);
+	return used;
+}
+
+/*
+ * One thread: alloc then free of the row's size until told to stop, the
+ * whole loop between two clock reads.  The same loop for both allocators,
+ * each called as its DMA layer calls it: rsdma's with a byte limit,
+ * iova.c's alloc_iova_fast() with a PFN limit and a flush of its rcaches
+ * before it gives up, as iommu-dma calls it.
+ */
+static int bench_iova_thread_fn(void *data)
+{
+	struct iova_thread *t = data;
+	struct iova_run *r = t->run;
+	unsigned long n = r->granules;
+	u64 loops = 0;
+	ktime_t t0, t1;
+
+	t0 = ktime_get();
+	while (!READ_ONCE(r->stop)) {
+		if (r->alloc == IOVA_RSDMA) {
+			dma_addr_t iova = rsdma_iova_alloc(r->rs, n,
+				(dma_addr_t)(IOVA_SPACE_GRANULES << IOVA_GRANULE_SHIFT) - 1);
+
+			if (!iova) {
+				t->err = -ENOSPC;
+				break;
+			}
+			if (rsdma_iova_free(r->rs, iova, n)) {
+				t->err = -EINVAL;
+				break;
+			}
+		} else {
+			unsigned long pfn = alloc_iova_fast(&r->iovad, n,
+						IOVA_SPACE_GRANULES - 1, true);
+
+			if (!pfn) {
+				t->err = -ENOSPC;
+				break;
+			}
+			free_iova_fast(&r->iovad, pfn, n);
+		}
+		loops++;
+		/* Not preemptible kernels: let the stopping thread in. */
+		cond_resched();
+	}
+	t1 = ktime_get();
+	t->loops = loops;
+	t->ns = ktime_to_ns(ktime_sub(t1, t0));
+	bench_park_until_stopped();
+	return 0;
+}
+
+/* The @i-th online CPU, wrapping around. */
+static unsigned int bench_nth_cpu(unsigned int i)
+{
+	unsigned int cpu, n = i % num_online_cpus();
+
+	for_each_online_cpu(cpu) {
+		if (!n--)
+			return cpu;
+	}
+	return cpumask_first(cpu_online_mask);
+}
+
+/* Runs @r's threads, one per CPU; the result goes to bench_result. */
+static int bench_iova_measure(struct iova_run *r, u64 used)
+{
+	struct iova_thread *th;
+	unsigned int i, started = 0;
+	u64 loops = 0, ns = 0, permille;
+	int ret = 0;
+
+	th = kcalloc(r->threads, sizeof(*th), GFP_KERNEL);
+	if (!th)
+		return -ENOMEM;
+	for (i = 0; i < r->threads; i++) {
+		struct task_struct *task;
+
+		th[i].run = r;
+		task = kthread_create(bench_iova_thread_fn, &th[i],
+				      "rsdma-bench-iova/%u", i);
+		if (IS_ERR(task)) {
+			ret = PTR_ERR(task);
+			goto out_stop;
+		}
+		kthread_bind(task, bench_nth_cpu(i));
+		get_task_struct(task);
+		th[i].task = task;
+		started++;
+	}
+	for (i = 0; i < started; i++)
+		wake_up_process(th[i].task);
+
+	/* A signal cuts the run short; what was measured still counts. */
+	msleep_interruptible(r->ms);
+
+out_stop:
+	WRITE_ONCE(r->stop, true);
+	for (i = 0; i < started; i++)
+		kthread_stop_put(th[i].task);
+	if (ret)
+		goto out_free;
+
+	for (i = 0; i < r->threads; i++) {
+		if (th[i].err && !ret) {
+			pr_err("iova: %s %s of %u granules failed in thread %u after %llu loops: %d\n",
+			       iova_allocator_names[r->alloc],
+			       th[i].err == -ENOSPC ? "alloc" : "free",
+			       r->granules, i, th[i].loops, th[i].err);
+			ret = th[i].err;
+		}
+		loops += th[i].loops;
+		ns += th[i].ns;
+	}
+	if (!ret && !loops)
+		ret = -ETIME;
+	permille = div64_u64(used * 1000 + IOVA_SPACE_GRANULES / 2,
+			     IOVA_SPACE_GRANULES);
+	if (!ret)
+		scnprintf(bench_result, sizeof(bench_result),
+			  "op=iova alloc=%s granules=%u threads=%u ms=%u pattern=%s occupancy=%llu.%llu loops=%llu pair_ns=%llu\n",
+			  iova_allocator_names[r->alloc], r->granules,
+			  r->threads, r->ms, r->pattern->name,
+			  div64_u64(permille, 10), permille % 10, loops,
+			  div64_u64(ns, loops));
+out_free:
+	kfree(th);
+	return ret;
+}
+
+/* iova ALLOCATOR GRANULES THREADS MS PATTERN: see the top of the file. */
+static int bench_iova(char **s)
+{
+	struct iova_run *r;
+	unsigned int i;
+	char *w;
+	u64 used = 0;
+	int ret;
+
+	r = kzalloc(sizeof(*r), GFP_KERNEL);
+	if (!r)
+		return -ENOMEM;
+	ret = -EINVAL;
+	w = bench_word(s);
+	if (!w)
+		goto usage;
+	if (!strcmp(w, "rsdma"))
+		r->alloc = IOVA_RSDMA;
+	else if (!strcmp(w, "iova"))
+		r->alloc = IOVA_KERNEL;
+	else
+		goto usage;
+	if (bench_uint(s, 1, IOVA_MAX_GRANULES, &r->granules) ||
+	    bench_uint(s, 1, BENCH_MAX_THREADS, &r->threads) ||
+	    bench_uint(s, BENCH_MIN_MS, BENCH_MAX_MS, &r->ms))
+		goto usage;
+	w = bench_word(s);
+	for (i = 0; w && i < ARRAY_SIZE(iova_patterns); i++) {
+		if (!strcmp(w, iova_patterns[i].name))
+			r->pattern = &iova_patterns[i];
+	}
+	if (!r->pattern || bench_word(s))
+		goto usage;
+	if (r->alloc == IOVA_KERNEL && !IS_REACHABLE(CONFIG_IOMMU_IOVA)) {
+		pr_err("iova: this kernel has no iova.c (CONFIG_IOMMU_IOVA)\n");
+		ret = -EOPNOTSUPP;
+		goto out;
+	}
+
+	if (r->alloc == IOVA_RSDMA) {
+		r->rs = rsdma_iova_space_create(IOVA_GRANULE_SHIFT,
+						IOVA_SPACE_BITS);
+		if (!r->rs) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	} else {
+		ret = iova_cache_get();
+		if (ret)
+			goto out;
+		/* IOVA 0 stays out: start_pfn 1, as iommu-dma's domains. */
+		init_iova_domain(&r->iovad, 1UL << IOVA_GRANULE_SHIFT, 1);
+#if IS_REACHABLE(CONFIG_IOMMU_IOVA)	/* no stub in 6.12's iova.h */
+		ret = iova_domain_init_rcaches(&r->iovad);
+#endif
+		if (ret) {
+			put_iova_domain(&r->iovad);
+			iova_cache_put();
+			goto out;
+		}
+	}
+
+	ret = iova_prefill(r);
+	if (!ret) {
+		used = iova_used(r);
+		if (used != r->prefilled) {
+			pr_err("iova: %s counts %llu granules in use after a pre-fill of %llu\n",
+			       iova_allocator_names[r->alloc], used,
+			       r->prefilled);
+			ret = -EIO;
+		}
+	}
+	if (!ret)
+		ret = bench_iova_measure(r, used);
+
+	if (r->alloc == IOVA_RSDMA) {
+		rsdma_iova_space_destroy(r->rs);
+	} else {
+		put_iova_domain(&r->iovad);
+		iova_cache_put();
+	}
+out:
+	kfree(r);
+	return ret;
+
+usage:
+	pr_err("usage: iova rsdma|iova GRANULES(1-%u) THREADS(1-%u) MS(%u-%u) 0|50|90|frag\n",
+	       IOVA_MAX_GRANULES, BENCH_MAX_THREADS, BENCH_MIN_MS, BENCH_MAX_MS);
+	kfree(r);
+	return -EINVAL;
+}
+
 static int bench_command(char *cmd)
 {
 	struct bench_run r = { };
@@ -538,6 +949,9 @@ static int bench_command(char *cmd)
 	w = bench_word(&s);
 	if (!w)
 		return -EINVAL;
+	/* The allocators alone: no device. */
+	if (!strcmp(w, "iova"))
+		return bench_iova(&s);
 	if (!strcmp(w, "map") || !strcmp(w, "raw") ||
 	    !strcmp(w, "raw-lazy") || !strcmp(w, "copy")) {
 		r.mode = !strcmp(w, "raw") ? BENCH_RAW :
@@ -592,7 +1006,7 @@ static int bench_command(char *cmd)
 	return ret;
 
 usage:
-	pr_err("usage: map|raw|raw-lazy|copy PAGES(1-%u) THREADS(1-%u) MS(%u-%u) (map may end with high, raw-lazy with N(1-%u)) | attach [lazy] [tracker] | detach\n",
+	pr_err("usage: map|raw|raw-lazy|copy PAGES(1-%u) THREADS(1-%u) MS(%u-%u) (map may end with high, raw-lazy with N(1-%u)) | attach [lazy] [tracker] | detach | iova ...\n",
 	       BENCH_MAX_PAGES, BENCH_MAX_THREADS, BENCH_MIN_MS, BENCH_MAX_MS,
 	       BENCH_FQ_MAX);
 	return -EINVAL;
@@ -662,6 +1076,6 @@ static void __exit bench_exit(void)
 module_init(bench_init);
 module_exit(bench_exit);
 
-MODULE_DESCRIPTION("DMA map/unmap latency benchmark on QEMU's edu device (rsdma, iommu-dma, identity, swiotlb, raw IOMMU and memcpy floors)");
+MODULE_DESCRIPTION("DMA map/unmap latency benchmark on QEMU's edu device (rsdma, iommu-dma, identity, swiotlb, raw IOMMU and memcpy floors) and IOVA allocators alone (rsdma, iova.c)");
 MODULE_AUTHOR("the rsdma developers");
 MODULE_LICENSE("GPL");
