@@ -12,10 +12,18 @@
 #                             or the bounce modes, in a boot without an
 #                             IOMMU and with swiotlb=force: rsdma-bounce,
 #                             swiotlb, memcpy
+#   rsdma.bench_iova_reps=N   the IOVA allocators alone, after the modes
+#                             above, in a boot with an IOMMU: repetitions
+#                             (default 0: none)
+#   rsdma.bench_iova_ms=MS    length of one allocator sample (default 300)
+#   rsdma.bench_iova_granules=1,16,64  allocation sizes, in granules
 #
 # Each repetition runs every (pages, threads) row once, and each row runs
 # every mode once, back to back; the mode order rotates from one
-# repetition to the next, so no mode is always first or last.
+# repetition to the next, so no mode is always first or last.  The
+# allocator rows (pattern, granules, threads; threads as above) run the
+# same way: each row with both allocators, in an order that alternates
+# from one row and repetition to the next.  They print "IOVA ..." lines.
 
 REPS=$(boot_arg bench_reps)
 REPS=${REPS:-5}
@@ -27,6 +35,14 @@ THREADS=$(boot_arg bench_threads)
 THREADS=${THREADS:-1 2}
 MODES=$(boot_arg bench_modes)
 MODES=${MODES:-iommu-dma rsdma-strict raw rsdma-lazy dma-fq raw-lazy identity}
+
+IOVA_REPS=$(boot_arg bench_iova_reps)
+IOVA_REPS=${IOVA_REPS:-0}
+IOVA_MS=$(boot_arg bench_iova_ms)
+IOVA_MS=${IOVA_MS:-300}
+IOVA_GRANULES=$(boot_arg bench_iova_granules)
+IOVA_GRANULES=${IOVA_GRANULES:-1 16 64}
+IOVA_PATTERNS="0 50 90 frag"
 
 BENCH=/sys/kernel/debug/rsdma_bench/run
 
@@ -166,3 +182,46 @@ while [ $rep -lt "$REPS" ]; do
 done
 echo "bench: done in $(( $(cut -d. -f1 /proc/uptime) - start )) s"
 [ -n "$bounce_modes" ] || group_type DMA
+
+# The IOVA allocators alone (rsdma_bench's iova command, no device): rsdma's
+# IO address space against the kernel's iova.c, on the same pre-filled
+# space.  A failed run (an allocation that failed) is reported on its own
+# IOVA line with error=, and the rows go on.
+iova_sample() { # ALLOC GRANULES THREADS PATTERN REP
+	cmd="iova $1 $2 $3 $IOVA_MS $4"
+	if echo "$cmd" >$BENCH 2>/dev/null; then
+		r=$(cat $BENCH)
+		case $r in
+		"op=iova alloc=$1 granules=$2 threads=$3 ms=$IOVA_MS pattern=$4 "*) ;;
+		*) fail "rsdma_bench '$cmd' measured something else: $r" ;;
+		esac
+		echo "IOVA rep=$5 ${r#op=iova }"
+	else
+		r=$(cat $BENCH)
+		echo "IOVA rep=$5 alloc=$1 granules=$2 threads=$3 ms=$IOVA_MS pattern=$4 error=${r#error }"
+	fi
+}
+if [ -z "$bounce_modes" ] && [ "$IOVA_REPS" -gt 0 ]; then
+	echo "bench: IOVA allocators alone: $IOVA_REPS repetitions of $IOVA_MS ms samples, granules [$IOVA_GRANULES], threads [$THREADS], patterns [$IOVA_PATTERNS]"
+	start=$(cut -d. -f1 /proc/uptime)
+	rep=0
+	while [ $rep -lt "$IOVA_REPS" ]; do
+		rep=$((rep + 1))
+		row=0
+		for pat in $IOVA_PATTERNS; do
+			for g in $IOVA_GRANULES; do
+				for t in $THREADS; do
+					row=$((row + 1))
+					if [ $(((rep + row) % 2)) = 0 ]; then
+						iova_sample rsdma "$g" "$t" "$pat" "$rep"
+						iova_sample iova "$g" "$t" "$pat" "$rep"
+					else
+						iova_sample iova "$g" "$t" "$pat" "$rep"
+						iova_sample rsdma "$g" "$t" "$pat" "$rep"
+					fi
+				done
+			done
+		done
+	done
+	echo "bench: IOVA allocators done in $(( $(cut -d. -f1 /proc/uptime) - start )) s"
+fi
