@@ -140,9 +140,13 @@ impl Iommu {
         }
         self.domain.flush_all();
         self.flush.flushes.fetch_add(1, Relaxed);
-        for &(iova, len) in fq.entries.iter().take(fq.len) {
-            self.space.free(iova, len >> self.shift);
-        }
+        let shift = self.shift;
+        self.space.free_batch(
+            fq.entries
+                .iter()
+                .take(fq.len)
+                .map(|&(iova, len)| (iova, len >> shift)),
+        );
         fq.len = 0;
     }
 

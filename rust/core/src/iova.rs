@@ -1195,7 +1195,7 @@ impl CpuCache {
     }
 
     /// Caches a freed range of `2^order` granules. `false` when both
-    /// magazines are full: [`Self::flush_into`] the allocator and retry.
+    /// magazines are full: [`Self::spill`] into the allocator and retry.
     pub fn free(&mut self, order: usize, iova: u64) -> bool {
         let (Some(loaded), Some(prev)) = (self.loaded.get_mut(order), self.prev.get_mut(order))
         else {
@@ -1209,6 +1209,20 @@ impl CpuCache {
         }
         core::mem::swap(loaded, prev);
         loaded.push(iova)
+    }
+
+    /// Makes room for [`Self::free`] of `2^order` granules when both
+    /// magazines of that order are full: the older one goes back to `alloc`
+    /// (the other sizes stay cached).  Returns how many ranges went back.
+    pub fn spill<C, T>(&mut self, order: usize, alloc: &mut IovaAllocator<C, T>) -> usize
+    where
+        C: AsRef<[u64]> + AsMut<[u64]>,
+        T: AsRef<[Slot<C>]> + AsMut<[Slot<C>]>,
+    {
+        match self.prev.get_mut(order) {
+            Some(prev) if prev.is_full() => alloc.free_magazine(prev, order),
+            _ => 0,
+        }
     }
 
     /// Number of cached ranges, all orders.
