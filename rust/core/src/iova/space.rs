@@ -189,7 +189,7 @@ impl fmt::Display for SpaceError {
 /// An IO address space: the bitmap allocator under its lock and one
 /// magazine cache per CPU under its own.
 ///
-/// Sizes are in granules. Ranges of 1 to 32 granules ([`cache_order`]) are
+/// Sizes are in granules. Ranges of 1 to 128 granules ([`cache_order`]) are
 /// rounded up to a power of two and go through the calling CPU's cache, and
 /// must be freed with the size they were allocated with (the rounding is
 /// the same on both sides). Cached ranges stay allocated in the bitmap

@@ -136,9 +136,9 @@ fn small_sizes_round_trip_through_cpu_caches() {
     assert_eq!(s.cached(), 0);
     assert_eq!(s.stats().used, 0);
     // Larger sizes go to the bitmap directly.
-    let z = s.alloc(33, u64::MAX).unwrap();
-    assert_eq!(z, 0x40000, "33 granules align to 64");
-    s.free(z, 33).unwrap();
+    let z = s.alloc(129, u64::MAX).unwrap();
+    assert_eq!(z, 0x100000, "129 granules align to 256");
+    s.free(z, 129).unwrap();
     assert_eq!((s.cached(), s.stats().used), (0, 0));
     assert_eq!(s.stats().bad_frees, 0);
 }
@@ -185,9 +185,9 @@ fn a_batch_frees_as_single_frees_do() {
     let mut ranges: Vec<(u64, u64)> = (0..2 * MAG_SIZE + 5)
         .map(|_| (s.alloc(1, u64::MAX).unwrap(), 1))
         .collect();
-    let big = s.alloc(40, u64::MAX).unwrap();
-    ranges.push((big, 40));
-    ranges.push((big + (1 << 20), 40));
+    let big = s.alloc(200, u64::MAX).unwrap();
+    ranges.push((big, 200));
+    ranges.push((big + (1 << 20), 200));
     assert_eq!(s.free_batch(ranges.iter().copied()), 1);
     let st = s.stats();
     assert_eq!(st.bad_frees, 1);
@@ -223,7 +223,7 @@ fn bogus_frees_are_rejected_not_cached() {
         Err(bad(1 << 24, 1)),
         "outside the space"
     );
-    assert_eq!(s.free(0x4000, 33), Err(bad(0x4000, 33)));
+    assert_eq!(s.free(0x4000, 129), Err(bad(0x4000, 129)));
     assert_eq!(s.cached(), 0);
     assert_eq!(s.stats().bad_frees, 4);
     s.free(b, 3).unwrap();
