@@ -16,12 +16,15 @@ use crate::kapi::time;
 use crate::kapi::timer::Expired;
 use crate::new_irq_spinlock;
 use crate::profile::{self, Step};
+use crate::rsdma_core::iova::MAG_SIZE;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use kernel::prelude::*;
 
-/// Lazy mode: unmaps held back before the queue is flushed (as many as a
-/// per-CPU queue of the kernel's DMA-FQ holds).
-const FLUSH_QUEUE_LEN: usize = 256;
+/// Lazy mode: unmaps held back before the queue is flushed.  A flushed
+/// batch goes to its CPU's IOVA cache, which holds two magazines per size:
+/// a longer queue would send the rest of each batch to the bitmap, and the
+/// maps after it would search the bitmap for their IOVAs.
+const FLUSH_QUEUE_LEN: usize = 2 * MAG_SIZE;
 /// Lazy mode: the default longest deferral, in ms.
 pub(crate) const DEFAULT_FLUSH_MS: u32 = 10;
 
@@ -140,9 +143,13 @@ impl Iommu {
         }
         self.domain.flush_all();
         self.flush.flushes.fetch_add(1, Relaxed);
-        for &(iova, len) in fq.entries.iter().take(fq.len) {
-            self.space.free(iova, len >> self.shift);
-        }
+        let shift = self.shift;
+        self.space.free_batch(
+            fq.entries
+                .iter()
+                .take(fq.len)
+                .map(|&(iova, len)| (iova, len >> shift)),
+        );
         fq.len = 0;
     }
 

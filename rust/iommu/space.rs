@@ -179,6 +179,15 @@ impl Space {
         })
     }
 
+    /// Gives back a batch of (IOVA, granules) ranges [`Space::alloc`]
+    /// returned, taking this CPU's cache lock once.
+    pub(crate) fn free_batch(&self, ranges: impl IntoIterator<Item = (u64, u64)>) {
+        let rejected = self.iovas.free_batch(ranges);
+        if rejected != 0 {
+            dev_err!(self.dev, "rsdma: {} IOVA frees of a batch rejected", rejected);
+        }
+    }
+
     /// Takes exactly `granules` at `iova` out of the space, for memory
     /// mapped there for good (a declared region).
     pub(crate) fn claim(&self, iova: u64, granules: u64) -> Result<(), SpaceError> {

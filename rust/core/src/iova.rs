@@ -27,9 +27,10 @@
 //!
 //! # Per-CPU caches
 //!
-//! [`CpuCache`] holds freed ranges of 1 to 32 granules in two magazines per
-//! size, as iova.c's per-CPU rcaches do. Cached ranges stay allocated in the
-//! bitmap until [`CpuCache::flush_into`] returns them.
+//! [`CpuCache`] holds freed ranges of 1 to 128 granules in two magazines per
+//! size, as iova.c's per-CPU rcaches do for 1 to 32. Cached ranges stay
+//! allocated in the bitmap until they are given back to it (a full size's
+//! older magazine, [`CpuCache::spill`]; every size, [`CpuCache::flush_into`]).
 //!
 //! [`IovaSpace`] composes the allocator, one cache per CPU and the growth
 //! loop under the caller's locks; it is what the kernel module and the
@@ -1064,8 +1065,10 @@ where
     }
 }
 
-/// Size orders the per-CPU caches hold: 1, 2, 4, ... 32 granules.
-pub const CACHE_ORDERS: usize = 6;
+/// Size orders the per-CPU caches hold: 1, 2, 4, ... 128 granules (512 KiB
+/// in 4 KiB granules: an NVMe command's largest transfer, or a 64-page
+/// buffer, comes back from a cache instead of the bitmap).
+pub const CACHE_ORDERS: usize = 8;
 /// IOVAs per magazine.
 pub const MAG_SIZE: usize = 64;
 
@@ -1195,7 +1198,7 @@ impl CpuCache {
     }
 
     /// Caches a freed range of `2^order` granules. `false` when both
-    /// magazines are full: [`Self::flush_into`] the allocator and retry.
+    /// magazines are full: [`Self::spill`] into the allocator and retry.
     pub fn free(&mut self, order: usize, iova: u64) -> bool {
         let (Some(loaded), Some(prev)) = (self.loaded.get_mut(order), self.prev.get_mut(order))
         else {
@@ -1209,6 +1212,20 @@ impl CpuCache {
         }
         core::mem::swap(loaded, prev);
         loaded.push(iova)
+    }
+
+    /// Makes room for [`Self::free`] of `2^order` granules when both
+    /// magazines of that order are full: the older one goes back to `alloc`
+    /// (the other sizes stay cached).  Returns how many ranges went back.
+    pub fn spill<C, T>(&mut self, order: usize, alloc: &mut IovaAllocator<C, T>) -> usize
+    where
+        C: AsRef<[u64]> + AsMut<[u64]>,
+        T: AsRef<[Slot<C>]> + AsMut<[Slot<C>]>,
+    {
+        match self.prev.get_mut(order) {
+            Some(prev) if prev.is_full() => alloc.free_magazine(prev, order),
+            _ => 0,
+        }
     }
 
     /// Number of cached ranges, all orders.

@@ -200,7 +200,8 @@ fn caches_round_trip_and_flush() {
     assert_eq!(cache_order(1), Some(0));
     assert_eq!(cache_order(3), Some(2));
     assert_eq!(cache_order(32), Some(5));
-    assert_eq!(cache_order(33), None);
+    assert_eq!(cache_order(128), Some(7));
+    assert_eq!(cache_order(129), None);
     let mut live = Vec::new();
     for _ in 0..2 * MAG_SIZE + 1 {
         live.push(grow(&mut a, |a| a.alloc(4, u64::MAX)).unwrap());

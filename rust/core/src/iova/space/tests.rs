@@ -136,9 +136,9 @@ fn small_sizes_round_trip_through_cpu_caches() {
     assert_eq!(s.cached(), 0);
     assert_eq!(s.stats().used, 0);
     // Larger sizes go to the bitmap directly.
-    let z = s.alloc(33, u64::MAX).unwrap();
-    assert_eq!(z, 0x40000, "33 granules align to 64");
-    s.free(z, 33).unwrap();
+    let z = s.alloc(129, u64::MAX).unwrap();
+    assert_eq!(z, 0x100000, "129 granules align to 256");
+    s.free(z, 129).unwrap();
     assert_eq!((s.cached(), s.stats().used), (0, 0));
     assert_eq!(s.stats().bad_frees, 0);
 }
@@ -166,11 +166,38 @@ fn full_magazines_go_back_to_the_bitmap() {
     for &x in &live {
         s.free(x, 1).unwrap();
     }
-    // The last free found both magazines full: the whole cache (both
-    // sizes) was returned, then the range cached.
-    assert_eq!(s.cached(), 1);
-    assert_eq!(s.stats().used, 1);
+    // The last free found both magazines full: the older one went back to
+    // the bitmap, then the range was cached; the other size stayed cached.
+    assert_eq!(s.cached(), MAG_SIZE + 2);
+    assert_eq!(s.stats().used, MAG_SIZE as u64 + 1 + 2);
     assert_eq!(s.stats().bad_frees, 0);
+    assert_eq!(s.flush_caches(), MAG_SIZE + 2);
+    assert_eq!(s.stats().used, 0);
+}
+
+#[test]
+fn a_batch_frees_as_single_frees_do() {
+    let cfg = IovaConfig::new(12, 24).unwrap();
+    let s = space(cfg, 2);
+    on_cpu(1);
+    // More than both magazines hold, a size the caches do not take, and
+    // a range that is not allocated.
+    let mut ranges: Vec<(u64, u64)> = (0..2 * MAG_SIZE + 5)
+        .map(|_| (s.alloc(1, u64::MAX).unwrap(), 1))
+        .collect();
+    let big = s.alloc(200, u64::MAX).unwrap();
+    ranges.push((big, 200));
+    ranges.push((big + (1 << 20), 200));
+    assert_eq!(s.free_batch(ranges.iter().copied()), 1);
+    let st = s.stats();
+    assert_eq!(st.bad_frees, 1);
+    // Cached: one full magazine and five; the rest went back.
+    assert_eq!(s.cached(), MAG_SIZE + 5);
+    assert_eq!(st.used, MAG_SIZE as u64 + 5);
+    on_cpu(0);
+    assert_eq!(s.cached(), MAG_SIZE + 5, "the batch went to CPU 1's cache");
+    s.flush_caches();
+    assert_eq!(s.stats().used, 0);
 }
 
 #[test]
@@ -196,7 +223,7 @@ fn bogus_frees_are_rejected_not_cached() {
         Err(bad(1 << 24, 1)),
         "outside the space"
     );
-    assert_eq!(s.free(0x4000, 33), Err(bad(0x4000, 33)));
+    assert_eq!(s.free(0x4000, 129), Err(bad(0x4000, 129)));
     assert_eq!(s.cached(), 0);
     assert_eq!(s.stats().bad_frees, 4);
     s.free(b, 3).unwrap();
