@@ -184,7 +184,10 @@ impl Space {
     pub(crate) fn free_batch(&self, ranges: impl IntoIterator<Item = (u64, u64)>) {
         let rejected = self.iovas.free_batch(ranges);
         if rejected != 0 {
-            dev_err!(self.dev, "rsdma: {} IOVA frees of a batch rejected", rejected);
+            log_err(
+                self.dev.as_deref(),
+                format_args!("{} IOVA frees of a batch rejected", rejected),
+            );
         }
     }
 
