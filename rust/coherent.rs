@@ -20,6 +20,7 @@ use crate::kapi::iommu::Prot;
 use crate::kapi::mm::PgProt;
 use crate::kapi::page::{PageArray, MAX_ORDER, PAGE_SHIFT, PAGE_SIZE};
 use crate::kapi::sync::IrqSpinLock;
+use crate::kapi::time;
 use crate::kapi::vmalloc::Vmap;
 use crate::new_irq_spinlock;
 use crate::rsdma_core::cache::CacheOp;
@@ -428,7 +429,7 @@ impl RsdmaDev {
     /// (`mapped` IOVA bytes), before its pages go back.
     fn unmap_buffer(&self, dma: u64, mapped: usize) {
         if let (Some(iommu), true) = (self.iommu.as_deref(), mapped != 0) {
-            iommu.unmap_range(dma, mapped);
+            iommu.unmap_range(dma, mapped, time::cpu_hint());
             iommu.drain();
         }
     }

@@ -85,12 +85,18 @@ impl Stats {
         Ok(Self(v))
     }
 
-    /// The counters of the CPU this runs on.  A task that moves to another
-    /// CPU meanwhile counts into the old one's, which is still exact: the
-    /// counters are atomic, only their cache line is meant to be local.
+    /// The counters of the CPU this runs on.
     pub(crate) fn here(&self) -> &CpuStats {
+        self.on(time::cpu_hint())
+    }
+
+    /// The counters of CPU `cpu`, for a caller that knows which CPU it runs
+    /// on.  A task that moved to another CPU meanwhile counts into the old
+    /// one's, which is still exact: the counters are atomic, only their
+    /// cache line is meant to be local.
+    pub(crate) fn on(&self, cpu: usize) -> &CpuStats {
         // By the type invariant the length is not 0 and the index in range.
-        &self.0[time::cpu_hint() % self.0.len()]
+        &self.0[cpu % self.0.len()]
     }
 
     /// The sum over CPUs of the counter `field` picks.

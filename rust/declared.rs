@@ -20,6 +20,7 @@ use crate::kapi::memremap::{Caching, IoRemap, MemRemap, PhysRange};
 use crate::kapi::mm::Ram;
 use crate::kapi::page::{PAGE_SHIFT, PAGE_SIZE};
 use crate::kapi::sync::IrqSpinLock;
+use crate::kapi::time;
 use crate::new_irq_spinlock;
 use crate::route::prot_for;
 use crate::rsdma_core::coherent::{storage_words, CoherentAlloc, CoherentPool};
@@ -523,7 +524,7 @@ impl RsdmaDev {
             (Whose::Own, _) => (a.dev_addr, 0),
             (Whose::Ancestor, Some(iommu)) => {
                 let prot = prot_for(Direction::Bidirectional, self.coherent, attrs);
-                match iommu.map_range(a.phys, bytes, prot, mask) {
+                match iommu.map_range(a.phys, bytes, prot, mask, time::cpu_hint()) {
                     Ok(dma) => (dma, bytes),
                     Err(e) => {
                         region.give_back(a.dev_addr, size);
@@ -561,7 +562,7 @@ impl RsdmaDev {
             Ok(n) => n,
             Err(e) => {
                 if let Some(iommu) = self.iommu.as_deref().filter(|_| mapped != 0) {
-                    iommu.unmap_range(dma, mapped);
+                    iommu.unmap_range(dma, mapped, time::cpu_hint());
                 }
                 region.give_back(a.dev_addr, size);
                 return Err(e);
@@ -609,7 +610,7 @@ impl RsdmaDev {
         self.debug.unmapped(&self.dev, m);
         // The device loses access before the memory goes back.
         if let Some(iommu) = self.iommu.as_deref().filter(|_| l.mapped != 0) {
-            iommu.unmap_range(dma, l.mapped);
+            iommu.unmap_range(dma, l.mapped, time::cpu_hint());
             iommu.drain();
         }
         l.region.give_back(l.pool_addr, l.size);

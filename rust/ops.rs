@@ -12,6 +12,7 @@ use crate::kapi::device::Device;
 use crate::kapi::dma_ops::{Coherent, Lent, Operations, SgTableOut, Vma, DMA_MAPPING_ERROR};
 use crate::kapi::iommu::Prot;
 use crate::kapi::scatterlist::SgList;
+use crate::kapi::time;
 use crate::profile::{self, Step};
 use crate::route::{prot_for, Owner};
 use crate::rsdma_core::dma::{Attrs, Direction};
@@ -56,6 +57,7 @@ impl RsdmaDev {
     /// Maps `sg` entry by entry, each by its own route; on failure undoes
     /// the entries already mapped.
     fn map_sg_entries(&self, sg: &SgList<'_>, dir: Direction, attrs: Attrs) -> Result<usize> {
+        let cpu = time::cpu_hint();
         let mut done = 0usize;
         let mut r = Ok(());
         for e in sg.iter() {
@@ -63,7 +65,7 @@ impl RsdmaDev {
             r = e
                 .lend()
                 .ok_or(EINVAL)
-                .and_then(|mem| self.map_one(mem, dir, attrs))
+                .and_then(|mem| self.map_one(mem, dir, attrs, cpu))
                 .map(|addr| e.set_dma(addr, len));
             if r.is_err() {
                 break;
@@ -77,6 +79,7 @@ impl RsdmaDev {
                     e.dma_len() as usize,
                     dir,
                     Attrs::SKIP_CPU_SYNC,
+                    cpu,
                 );
             }
             return Err(err);
@@ -178,10 +181,12 @@ impl RsdmaDev {
 impl Operations for RsdmaDev {
     fn map_page(&self, _dev: &Device, mem: Lent, dir: Direction, attrs: Attrs) -> Result<u64> {
         let _op = profile::start(Step::Map);
+        // The CPU, read once: its counters and IOVA cache serve the map.
+        let cpu = time::cpu_hint();
         let size = mem.len();
-        let addr = self.map_one(mem, dir, attrs)?;
+        let addr = self.map_one(mem, dir, attrs, cpu)?;
         let _book = profile::start(Step::MapBookkeeping);
-        Stats::count(&self.debug.stats.here().maps);
+        Stats::count(&self.debug.stats.on(cpu).maps);
         let m = self
             .debug
             .record(addr, size as u64, MapKind::Page, dir, attrs, 0);
@@ -199,8 +204,9 @@ impl Operations for RsdmaDev {
             return;
         }
         book.end();
-        self.unmap_one(addr, size, dir, attrs);
-        Stats::count(&self.debug.stats.here().unmaps);
+        let cpu = time::cpu_hint();
+        self.unmap_one(addr, size, dir, attrs, cpu);
+        Stats::count(&self.debug.stats.on(cpu).unmaps);
     }
 
     fn map_sg(
@@ -243,8 +249,9 @@ impl Operations for RsdmaDev {
             return;
         }
         if self.sg_per_entry() {
+            let cpu = time::cpu_hint();
             for e in sg.iter().filter(|e| e.dma_len() != 0) {
-                self.unmap_one(e.dma_address(), e.dma_len() as usize, dir, attrs);
+                self.unmap_one(e.dma_address(), e.dma_len() as usize, dir, attrs, cpu);
             }
         } else {
             self.unmap_sg_iova(sg, dir, attrs);
@@ -263,7 +270,7 @@ impl Operations for RsdmaDev {
         let addr = match self.iommu.as_ref() {
             Some(iommu) => {
                 let prot = prot_for(dir, false, attrs).union(Prot::MMIO);
-                iommu.map_range(phys, size, prot, self.dma_mask())?
+                iommu.map_range(phys, size, prot, self.dma_mask(), time::cpu_hint())?
             }
             // MMIO is never bounced: the device reaches it or the map fails.
             None => {
@@ -298,7 +305,7 @@ impl Operations for RsdmaDev {
             return;
         }
         if let Some(iommu) = self.iommu.as_ref() {
-            iommu.unmap_range(addr, size);
+            iommu.unmap_range(addr, size, time::cpu_hint());
         }
         Stats::count(&self.debug.stats.here().unmaps);
     }

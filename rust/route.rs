@@ -134,8 +134,16 @@ impl RsdmaDev {
         self.iommu.is_none() || self.untrusted
     }
 
-    /// Maps `mem` by its route; returns the device's address of it.
-    pub(crate) fn map_one(&self, mem: Lent, dir: Direction, attrs: Attrs) -> Result<u64> {
+    /// Maps `mem` by its route, from `cpu` (the CPU the caller runs on, a
+    /// hint: its IOVA cache serves the mapping); returns the device's
+    /// address of it.
+    pub(crate) fn map_one(
+        &self,
+        mem: Lent,
+        dir: Direction,
+        attrs: Attrs,
+        cpu: usize,
+    ) -> Result<u64> {
         let (phys, size) = (mem.phys(), mem.len());
         let route = profile::start(Step::MapRoute);
         // The device's facts (its DMA mask among them) are read once a map.
@@ -145,19 +153,21 @@ impl RsdmaDev {
         match r {
             Route::Iova => {
                 let prot = prot_for(dir, self.coherent, attrs);
-                let addr = self.iommu()?.map_range(phys, size, prot, facts.dma_mask)?;
+                let addr = self
+                    .iommu()?
+                    .map_range(phys, size, prot, facts.dma_mask, cpu)?;
                 let _cache = profile::start(Step::MapCache);
                 self.sync_for_map(phys, size, dir, attrs);
                 Ok(addr)
             }
             Route::Direct => {
                 self.sync_for_map(phys, size, dir, attrs);
-                Stats::count(&self.debug.stats.here().direct_maps);
+                Stats::count(&self.debug.stats.on(cpu).direct_maps);
                 Ok(self.dev.phys_to_dma(phys))
             }
             Route::Bounce => {
                 let b = self.bounce()?.map(mem, dir, attrs, 0)?;
-                Stats::count(&self.debug.stats.here().bounce_maps);
+                Stats::count(&self.debug.stats.on(cpu).bounce_maps);
                 Ok(b.addr)
             }
             Route::IovaBounce => {
@@ -165,9 +175,9 @@ impl RsdmaDev {
                 let bounce = self.bounce()?;
                 let b = bounce.map(mem, dir, attrs, iommu.granule() - 1)?;
                 let prot = prot_for(dir, self.coherent, attrs);
-                match iommu.map_range(b.span_phys, b.span_len, prot, facts.dma_mask) {
+                match iommu.map_range(b.span_phys, b.span_len, prot, facts.dma_mask, cpu) {
                     Ok(iova) => {
-                        Stats::count(&self.debug.stats.here().bounce_maps);
+                        Stats::count(&self.debug.stats.on(cpu).bounce_maps);
                         Ok(iova + (b.addr - b.span_start))
                     }
                     Err(e) => {
@@ -188,8 +198,16 @@ impl RsdmaDev {
 
     /// Undoes [`RsdmaDev::map_one`] for the mapping of `size` bytes at
     /// `addr`: the CPU gets the memory back (copied back from a bounce
-    /// slot, or cache maintenance), the device loses access.
-    pub(crate) fn unmap_one(&self, addr: u64, size: usize, dir: Direction, attrs: Attrs) {
+    /// slot, or cache maintenance), the device loses access.  `cpu` is the
+    /// CPU the caller runs on (a hint).
+    pub(crate) fn unmap_one(
+        &self,
+        addr: u64,
+        size: usize,
+        dir: Direction,
+        attrs: Attrs,
+        cpu: usize,
+    ) {
         let route = profile::start(Step::UnmapRoute);
         let found = self.route_of(addr);
         route.end();
@@ -204,11 +222,11 @@ impl RsdmaDev {
                         self.sync_for_cpu_phys(phys, size, dir);
                     }
                 }
-                iommu.unmap_range(addr, size);
+                iommu.unmap_range(addr, size, cpu);
             }),
             Found::IovaBounce { phys } => self.iommu().and_then(|iommu| {
                 // The device loses access before the slots are reused.
-                iommu.unmap_range(addr, size);
+                iommu.unmap_range(addr, size, cpu);
                 self.bounce()?.unmap(phys, dir, attrs)
             }),
             Found::Direct => {

@@ -87,13 +87,11 @@ impl Flush {
 
 impl Iommu {
     /// Tears down the mapping of `len` bytes at `iova` (whole granules) and
-    /// gives the IOVAs back once the IOTLB cannot hold them any more.
-    pub(crate) fn release(&self, iova: u64, len: u64) {
-        let Some(q) = self
-            .flush
-            .queues
-            .get(time::cpu_hint() % self.flush.queues.len().max(1))
-        else {
+    /// gives the IOVAs back once the IOTLB cannot hold them any more; `cpu`
+    /// is the CPU the caller runs on (a hint), whose queue and IOVA cache
+    /// take them.
+    pub(crate) fn release(&self, iova: u64, len: u64, cpu: usize) {
+        let Some(q) = self.flush.queues.get(cpu % self.flush.queues.len().max(1)) else {
             // Strict.
             let unmap = profile::start(Step::PageTableUnmap);
             let n = self.domain.unmap(iova, len as usize);
@@ -108,7 +106,7 @@ impl Iommu {
                 );
             }
             let _free = profile::start(Step::IovaFree);
-            self.space.free(iova, len >> self.shift);
+            self.space.free_on(cpu, iova, len >> self.shift);
             return;
         };
         let unmap = profile::start(Step::PageTableUnmap);
@@ -127,7 +125,7 @@ impl Iommu {
             fq.len += 1;
         }
         if fq.len >= FLUSH_QUEUE_LEN || now.wrapping_sub(fq.oldest) >= self.flush.jiffies {
-            self.flush_locked(&mut fq);
+            self.flush_locked(&mut fq, cpu);
         } else if fq.len == 1 {
             // The first entry of a batch: flush within `flush_ms` even if
             // no other unmap comes.
@@ -136,15 +134,16 @@ impl Iommu {
     }
 
     /// Invalidates the IOTLB once, after which the queued IOVAs may be
-    /// reused.
-    fn flush_locked(&self, fq: &mut FlushQueue) {
+    /// reused; they go to CPU `cpu`'s IOVA cache (a hint).
+    fn flush_locked(&self, fq: &mut FlushQueue, cpu: usize) {
         if fq.len == 0 {
             return;
         }
         self.domain.flush_all();
         self.flush.flushes.fetch_add(1, Relaxed);
         let shift = self.shift;
-        self.space.free_batch(
+        self.space.free_batch_on(
+            cpu,
             fq.entries
                 .iter()
                 .take(fq.len)
@@ -156,8 +155,9 @@ impl Iommu {
     /// Flushes every CPU's queue: afterwards no unmapped IOVA is reachable
     /// or held back.
     pub(crate) fn drain(&self) {
+        let cpu = time::cpu_hint();
         for q in self.flush.queues.iter() {
-            self.flush_locked(&mut q.lock());
+            self.flush_locked(&mut q.lock(), cpu);
         }
     }
 }

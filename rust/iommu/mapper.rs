@@ -8,6 +8,7 @@
 use super::Iommu;
 use crate::kapi::iommu::Prot;
 use crate::kapi::scatterlist::SgList;
+use crate::kapi::time;
 use crate::profile::{self, Step};
 use crate::rsdma_core::iova::{IovaError, SpaceError};
 use crate::rsdma_core::sg as plan;
@@ -38,13 +39,13 @@ impl Iommu {
     /// runs out, IOVAs still waiting for a lazy invalidation are flushed
     /// back first, so that a map right after a burst of unmaps never fails
     /// for want of a flush.
-    fn alloc_iova(&self, granules: u64, mask: u64) -> Result<u64> {
+    fn alloc_iova(&self, granules: u64, mask: u64, cpu: usize) -> Result<u64> {
         let limit = mask.min(self.aperture_end);
         let _alloc = profile::start(Step::IovaAlloc);
-        let r = match self.space.alloc(granules, limit) {
+        let r = match self.space.alloc_on(cpu, granules, limit) {
             Err(SpaceError::NoSpace) if self.flush.is_lazy() => {
                 self.drain();
-                self.space.alloc(granules, limit)
+                self.space.alloc_on(cpu, granules, limit)
             }
             r => r,
         };
@@ -55,19 +56,27 @@ impl Iommu {
     }
 
     /// Maps `size` bytes at `phys` (any alignment) at a fresh IOVA range
-    /// under `mask`; returns the device address of `phys`.
-    pub(crate) fn map_range(&self, phys: u64, size: usize, prot: Prot, mask: u64) -> Result<u64> {
+    /// under `mask`, with the IOVA cache of `cpu` (the CPU the caller runs
+    /// on, a hint); returns the device address of `phys`.
+    pub(crate) fn map_range(
+        &self,
+        phys: u64,
+        size: usize,
+        prot: Prot,
+        mask: u64,
+        cpu: usize,
+    ) -> Result<u64> {
         let off = phys & (self.granule() - 1);
         let len = match self.granule_span(phys, size as u64) {
             Some(len) if size != 0 => len,
             _ => return Err(EINVAL),
         };
-        let iova = self.alloc_iova((len >> self.shift) as u64, mask)?;
+        let iova = self.alloc_iova((len >> self.shift) as u64, mask, cpu)?;
         let map = profile::start(Step::PageTableMap);
         let r = self.domain.map(iova, phys - off, len, prot);
         map.end();
         if let Err(e) = r {
-            self.space.free(iova, (len >> self.shift) as u64);
+            self.space.free_on(cpu, iova, (len >> self.shift) as u64);
             self.map_failures.fetch_add(1, Relaxed);
             dev_err!(
                 self.dev,
@@ -98,7 +107,7 @@ impl Iommu {
             return Err(EINVAL);
         }
         let granules = (len >> self.shift) as u64;
-        let iova = self.alloc_iova(granules, mask)?;
+        let iova = self.alloc_iova(granules, mask, time::cpu_hint())?;
         let mut off = 0u64;
         let mut r = Ok(());
         for (phys, l) in runs {
@@ -127,8 +136,9 @@ impl Iommu {
         Ok(iova)
     }
 
-    /// Unmaps what [`Iommu::map_range`] mapped for `size` bytes at `addr`.
-    pub(crate) fn unmap_range(&self, addr: u64, size: usize) {
+    /// Unmaps what [`Iommu::map_range`] mapped for `size` bytes at `addr`,
+    /// from `cpu` (the CPU the caller runs on, a hint).
+    pub(crate) fn unmap_range(&self, addr: u64, size: usize, cpu: usize) {
         let g = self.granule();
         let Some(len) = self.granule_span(addr, size as u64) else {
             return;
@@ -150,7 +160,7 @@ impl Iommu {
             );
             return;
         }
-        self.release(base, len as u64);
+        self.release(base, len as u64, cpu);
     }
 
     /// Maps `len` bytes at `phys` at exactly `iova` (all three whole
@@ -259,7 +269,8 @@ impl Iommu {
             dev_err!(self.dev, "rsdma: map_sg of {} entries: {}", n, e);
             EINVAL
         })?;
-        let iova = self.alloc_iova(p.iova_len >> self.shift, mask)?;
+        let cpu = time::cpu_hint();
+        let iova = self.alloc_iova(p.iova_len >> self.shift, mask, cpu)?;
         for (i, m) in maps.iter().take(p.maps).enumerate() {
             if let Err(e) = self
                 .domain
@@ -268,7 +279,7 @@ impl Iommu {
                 for m in maps.iter().take(i) {
                     self.domain.unmap(iova + m.iova_offset, m.len as usize);
                 }
-                self.space.free(iova, p.iova_len >> self.shift);
+                self.space.free_on(cpu, iova, p.iova_len >> self.shift);
                 self.map_failures.fetch_add(1, Relaxed);
                 dev_err!(self.dev, "rsdma: map_sg: iommu_map failed: {:?}", e);
                 return Err(ENOMEM);
@@ -291,7 +302,11 @@ impl Iommu {
         let g = self.granule();
         let base = first & !(g - 1);
         if let Some(end) = end.checked_add(g - 1) {
-            self.release(base, (end & !(g - 1)).saturating_sub(base));
+            self.release(
+                base,
+                (end & !(g - 1)).saturating_sub(base),
+                time::cpu_hint(),
+            );
         }
     }
 

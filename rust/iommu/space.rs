@@ -163,9 +163,29 @@ impl Space {
         self.iovas.alloc(granules, limit)
     }
 
+    /// [`Space::alloc`] for a caller that knows its CPU (a hint).
+    pub(crate) fn alloc_on(
+        &self,
+        cpu: usize,
+        granules: u64,
+        limit: u64,
+    ) -> Result<u64, SpaceError> {
+        self.iovas.alloc_on(cpu, granules, limit)
+    }
+
     /// Gives back what [`Space::alloc`] returned.
     pub(crate) fn free(&self, iova: u64, granules: u64) {
         let _ = self.try_free(iova, granules);
+    }
+
+    /// [`Space::free`] for a caller that knows its CPU (a hint).
+    pub(crate) fn free_on(&self, cpu: usize, iova: u64, granules: u64) {
+        if let Err(e) = self.iovas.free_on(cpu, iova, granules) {
+            log_err(
+                self.dev.as_deref(),
+                format_args!("IOVA free of {:#x} rejected: {}", iova, e),
+            );
+        }
     }
 
     /// Gives back what [`Space::alloc`] returned; a free that is not one
@@ -180,9 +200,9 @@ impl Space {
     }
 
     /// Gives back a batch of (IOVA, granules) ranges [`Space::alloc`]
-    /// returned, taking this CPU's cache lock once.
-    pub(crate) fn free_batch(&self, ranges: impl IntoIterator<Item = (u64, u64)>) {
-        let rejected = self.iovas.free_batch(ranges);
+    /// returned, into CPU `cpu`'s cache (a hint), taking its lock once.
+    pub(crate) fn free_batch_on(&self, cpu: usize, ranges: impl IntoIterator<Item = (u64, u64)>) {
+        let rejected = self.iovas.free_batch_on(cpu, ranges);
         if rejected != 0 {
             log_err(
                 self.dev.as_deref(),

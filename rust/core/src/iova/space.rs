@@ -254,10 +254,16 @@ impl<E: SpaceEnv> IovaSpace<E> {
     /// Errors: [`SpaceError::NoSpace`] after that retry,
     /// [`SpaceError::NoMemory`], [`SpaceError::Iova`] for an invalid size.
     pub fn alloc(&self, granules: u64, dma_limit: u64) -> Result<u64, SpaceError> {
+        self.alloc_on(self.env.cpu(), granules, dma_limit)
+    }
+
+    /// [`Self::alloc`] on the cache of CPU `cpu`, a caller that already
+    /// knows which CPU it runs on (a hint: any CPU's cache is correct).
+    pub fn alloc_on(&self, cpu: usize, granules: u64, dma_limit: u64) -> Result<u64, SpaceError> {
         let order = cache_order(granules);
         let n = match order {
             Some(o) => {
-                if let Some(c) = self.cache() {
+                if let Some(c) = self.cache(cpu) {
                     let hit = c.lock().alloc(o, self.cfg.granule_shift(), dma_limit);
                     if let Some(iova) = hit {
                         return Ok(iova);
@@ -290,7 +296,13 @@ impl<E: SpaceEnv> IovaSpace<E> {
     ///
     /// Errors: [`SpaceError::Iova`] with [`IovaError::NotAllocated`].
     pub fn free(&self, iova: u64, granules: u64) -> Result<(), SpaceError> {
-        match self.cache() {
+        self.free_on(self.env.cpu(), iova, granules)
+    }
+
+    /// [`Self::free`] into the cache of CPU `cpu` (a hint, as for
+    /// [`Self::alloc_on`]).
+    pub fn free_on(&self, cpu: usize, iova: u64, granules: u64) -> Result<(), SpaceError> {
+        match self.cache(cpu) {
             Some(c) => self.free_under(&mut c.lock(), iova, granules),
             None => self.free_bitmap(iova, granules),
         }
@@ -301,8 +313,14 @@ impl<E: SpaceEnv> IovaSpace<E> {
     /// a lazy invalidation queue gives back after its flush.  Returns how
     /// many frees were rejected (not live allocations).
     pub fn free_batch(&self, ranges: impl IntoIterator<Item = (u64, u64)>) -> usize {
+        self.free_batch_on(self.env.cpu(), ranges)
+    }
+
+    /// [`Self::free_batch`] into the cache of CPU `cpu` (a hint, as for
+    /// [`Self::alloc_on`]).
+    pub fn free_batch_on(&self, cpu: usize, ranges: impl IntoIterator<Item = (u64, u64)>) -> usize {
         let mut rejected = 0usize;
-        let mut guard = self.cache().map(|c| c.lock());
+        let mut guard = self.cache(cpu).map(|c| c.lock());
         for (iova, granules) in ranges {
             let r = match guard.as_mut() {
                 Some(c) => self.free_under(c, iova, granules),
@@ -389,12 +407,12 @@ impl<E: SpaceEnv> IovaSpace<E> {
         n
     }
 
-    /// The calling CPU's cache, if there are caches.
-    fn cache(&self) -> Option<&E::CacheLock> {
+    /// CPU `cpu`'s cache (modulo the cache count), if there are caches.
+    fn cache(&self, cpu: usize) -> Option<&E::CacheLock> {
         let caches: &[E::CacheLock] = &self.caches;
         match caches.len() {
             0 => None,
-            n => caches.get(self.env.cpu() % n),
+            n => caches.get(cpu % n),
         }
     }
 

@@ -604,3 +604,20 @@ fn claim_gets_cached_ranges_back_first() {
     s.flush_caches();
     assert_eq!(s.stats().used, 0);
 }
+
+#[test]
+fn a_caller_may_name_its_cpu() {
+    let cfg = IovaConfig::new(12, 24).unwrap();
+    let s = space(cfg, 2);
+    on_cpu(0);
+    let x = s.alloc_on(1, 4, u64::MAX).unwrap();
+    s.free_on(1, x, 4).unwrap();
+    // Cached on CPU 1: CPU 0's own calls do not see it, CPU 1's do.
+    let y = s.alloc(4, u64::MAX).unwrap();
+    assert_ne!(x, y);
+    assert_eq!(s.alloc_on(1, 4, u64::MAX), Ok(x));
+    s.free_batch_on(1, [(x, 4), (y, 4)]);
+    on_cpu(1);
+    assert_eq!(s.alloc(4, u64::MAX), Ok(y));
+    assert_eq!(s.alloc(4, u64::MAX), Ok(x));
+}
