@@ -108,10 +108,22 @@ impl Device {
         !unsafe { (*self.as_raw()).iommu_group }.is_null()
     }
 
-    /// The device's streaming DMA mask (`dma_get_mask`).
+    /// The device's streaming DMA mask, read as `dma_get_mask` reads it
+    /// (32 bits when the device has none), without a call into C: every
+    /// streaming map reads it.
     pub fn dma_mask(&self) -> u64 {
         // SAFETY: the type invariant makes the device live.
-        unsafe { bindings::rsdma_helper_dma_mask(self.as_raw()) }
+        let mask = unsafe { (*self.as_raw()).dma_mask };
+        if mask.is_null() {
+            return u64::from(u32::MAX);
+        }
+        // SAFETY: a device's `dma_mask` points to the mask its bus keeps
+        // for it, which lives as long as the device; `dma_set_mask` may
+        // write it meanwhile, so it is read once, as `READ_ONCE` would.
+        match unsafe { core::ptr::read_volatile(mask) } {
+            0 => u64::from(u32::MAX),
+            m => m,
+        }
     }
 
     /// The device's coherent DMA mask.

@@ -62,11 +62,6 @@ void rsdma_helper_set_dma_iommu(struct device *dev, bool on)
 #endif
 }
 
-u64 rsdma_helper_dma_mask(struct device *dev)
-{
-	return dma_get_mask(dev);
-}
-
 u64 rsdma_helper_coherent_dma_mask(struct device *dev)
 {
 	return dev->coherent_dma_mask;

@@ -23,7 +23,6 @@ const struct dma_map_ops *rsdma_helper_get_dma_ops(struct device *dev);
 void rsdma_helper_set_dma_ops(struct device *dev, const struct dma_map_ops *ops);
 bool rsdma_helper_dma_iommu(struct device *dev);
 void rsdma_helper_set_dma_iommu(struct device *dev, bool on);
-u64 rsdma_helper_dma_mask(struct device *dev);
 u64 rsdma_helper_coherent_dma_mask(struct device *dev);
 unsigned int rsdma_helper_max_seg_size(struct device *dev);
 unsigned long rsdma_helper_seg_boundary(struct device *dev);
