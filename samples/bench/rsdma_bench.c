@@ -161,7 +161,6 @@ struct bench_run {
 
 struct bench_thread {
 	const struct bench_run *run;
-	struct task_struct *task;
 	void *buf;
 	void *scratch;			/* copy mode */
 	unsigned long iova;		/* raw modes */
@@ -402,12 +401,68 @@ static void *bench_alloc_buf(const struct bench_run *r, size_t size)
 	return buf;
 }
 
+/* The @i-th online CPU, wrapping around. */
+static unsigned int bench_nth_cpu(unsigned int i)
+{
+	unsigned int cpu, n = i % num_online_cpus();
+
+	for_each_online_cpu(cpu) {
+		if (!n--)
+			return cpu;
+	}
+	return cpumask_first(cpu_online_mask);
+}
+
+/*
+ * Runs @n kthreads named @name/<i>, the i-th on @data + i * @size, for @ms
+ * milliseconds (a signal cuts the run short; what was measured still
+ * counts), one per online CPU when @bind, then sets *@stop (if given) and
+ * stops them.  Returns 0, or the errno of a thread that could not be
+ * created (those created are stopped; none has run).
+ */
+static int bench_run_threads(int (*fn)(void *), void *data, size_t size,
+			     unsigned int n, const char *name, bool bind,
+			     unsigned int ms, bool *stop)
+{
+	struct task_struct **tasks;
+	unsigned int i, started = 0;
+	int ret = 0;
+
+	tasks = kcalloc(n, sizeof(*tasks), GFP_KERNEL);
+	if (!tasks)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		struct task_struct *task;
+
+		task = kthread_create(fn, data + (size_t)i * size, "%s/%u", name, i);
+		if (IS_ERR(task)) {
+			ret = PTR_ERR(task);
+			break;
+		}
+		if (bind)
+			kthread_bind(task, bench_nth_cpu(i));
+		get_task_struct(task);
+		tasks[started++] = task;
+	}
+	if (!ret) {
+		for (i = 0; i < started; i++)
+			wake_up_process(tasks[i]);
+		msleep_interruptible(ms);
+	}
+	if (stop)
+		WRITE_ONCE(*stop, true);
+	for (i = 0; i < started; i++)
+		kthread_stop_put(tasks[i]);
+	kfree(tasks);
+	return ret;
+}
+
 static int bench_measure(struct bench_run *r)
 {
 	size_t size = (size_t)r->pages * PAGE_SIZE;
 	struct bench_thread *th;
 	u64 loops = 0, map_ns = 0, unmap_ns = 0;
-	unsigned int i, started = 0;
+	unsigned int i;
 	int ret = 0;
 
 	th = kcalloc(r->threads, sizeof(*th), GFP_KERNEL);
@@ -437,27 +492,8 @@ static int bench_measure(struct bench_run *r)
 			goto out_free;
 	}
 
-	for (i = 0; i < r->threads; i++) {
-		struct task_struct *task;
-
-		task = kthread_create(bench_thread_fn, &th[i], "rsdma-bench/%u", i);
-		if (IS_ERR(task)) {
-			ret = PTR_ERR(task);
-			goto out_stop;
-		}
-		get_task_struct(task);
-		th[i].task = task;
-		started++;
-	}
-	for (i = 0; i < started; i++)
-		wake_up_process(th[i].task);
-
-	/* A signal cuts the run short; what was measured still counts. */
-	msleep_interruptible(r->ms);
-
-out_stop:
-	for (i = 0; i < started; i++)
-		kthread_stop_put(th[i].task);
+	ret = bench_run_threads(bench_thread_fn, th, sizeof(*th), r->threads,
+				"rsdma-bench", false, r->ms, NULL);
 	if (ret)
 		goto out_free;
 
@@ -607,7 +643,6 @@ struct iova_run {
 
 struct iova_thread {
 	struct iova_run *run;
-	struct task_struct *task;
 	u64 loops;
 	u64 ns;
 	int err;
@@ -768,54 +803,21 @@ static int bench_iova_thread_fn(void *data)
 	return 0;
 }
 
-/* The @i-th online CPU, wrapping around. */
-static unsigned int bench_nth_cpu(unsigned int i)
-{
-	unsigned int cpu, n = i % num_online_cpus();
-
-	for_each_online_cpu(cpu) {
-		if (!n--)
-			return cpu;
-	}
-	return cpumask_first(cpu_online_mask);
-}
-
 /* Runs @r's threads, one per CPU; the result goes to bench_result. */
 static int bench_iova_measure(struct iova_run *r, u64 used)
 {
 	struct iova_thread *th;
-	unsigned int i, started = 0;
+	unsigned int i;
 	u64 loops = 0, ns = 0, permille;
 	int ret = 0;
 
 	th = kcalloc(r->threads, sizeof(*th), GFP_KERNEL);
 	if (!th)
 		return -ENOMEM;
-	for (i = 0; i < r->threads; i++) {
-		struct task_struct *task;
-
+	for (i = 0; i < r->threads; i++)
 		th[i].run = r;
-		task = kthread_create(bench_iova_thread_fn, &th[i],
-				      "rsdma-bench-iova/%u", i);
-		if (IS_ERR(task)) {
-			ret = PTR_ERR(task);
-			goto out_stop;
-		}
-		kthread_bind(task, bench_nth_cpu(i));
-		get_task_struct(task);
-		th[i].task = task;
-		started++;
-	}
-	for (i = 0; i < started; i++)
-		wake_up_process(th[i].task);
-
-	/* A signal cuts the run short; what was measured still counts. */
-	msleep_interruptible(r->ms);
-
-out_stop:
-	WRITE_ONCE(r->stop, true);
-	for (i = 0; i < started; i++)
-		kthread_stop_put(th[i].task);
+	ret = bench_run_threads(bench_iova_thread_fn, th, sizeof(*th), r->threads,
+				"rsdma-bench-iova", true, r->ms, &r->stop);
 	if (ret)
 		goto out_free;
 
