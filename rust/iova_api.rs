@@ -10,7 +10,7 @@
 //! Compiled into rsdma.ko only; `rust/api_exports.c` exports the symbols.
 
 use crate::iommu::{space::Space, MAX_SPACE_BITS};
-use crate::kapi::bindings;
+use crate::kapi::{bindings, time};
 use crate::rsdma_core::iova::{IovaError, SpaceError};
 use kernel::prelude::*;
 
@@ -26,17 +26,17 @@ const _: fn() = || {
     shared::<Space>();
 };
 
-/// The space behind `s`.
+/// The space behind `s`, or `None` for NULL.
 ///
 /// # Safety
 ///
-/// `s` must come from [`rsdma_iova_space_create`] and not be destroyed
-/// before the returned reference's last use.
-unsafe fn space<'a>(s: *const Handle) -> &'a Space {
-    // SAFETY: `s` is a live `KBox<Space>` turned into a pointer by
+/// `s` must be NULL or come from [`rsdma_iova_space_create`] and not be
+/// destroyed before the returned reference's last use.
+unsafe fn space<'a>(s: *const Handle) -> Option<&'a Space> {
+    // SAFETY: `s` is NULL or a live `KBox<Space>` turned into a pointer by
     // `rsdma_iova_space_create`, by the caller's promise; only shared
     // references are made from it until `rsdma_iova_space_destroy`.
-    unsafe { &*s.cast::<Space>() }
+    unsafe { s.cast::<Space>().as_ref() }
 }
 
 /// `rsdma_iova_space_create`: see `include/rsdma.h`.
@@ -85,19 +85,18 @@ pub unsafe extern "C" fn rsdma_iova_space_destroy(s: *mut Handle) {
 ///
 /// # Safety
 ///
-/// `s` must come from [`rsdma_iova_space_create`] and stay undestroyed
-/// during the call.
+/// `s` must be NULL or come from [`rsdma_iova_space_create`] and stay
+/// undestroyed during the call.
 #[no_mangle]
 pub unsafe extern "C" fn rsdma_iova_space_claim(
     s: *mut Handle,
     iova: bindings::dma_addr_t,
     granules: u64,
 ) -> core::ffi::c_int {
-    if s.is_null() {
-        return EINVAL.to_errno();
-    }
     // SAFETY: the caller's promise.
-    let space = unsafe { space(s) };
+    let Some(space) = (unsafe { space(s) }) else {
+        return EINVAL.to_errno();
+    };
     match space.claim(iova, granules) {
         Ok(()) => 0,
         Err(SpaceError::Iova(IovaError::InUse { .. })) => EBUSY.to_errno(),
@@ -110,40 +109,40 @@ pub unsafe extern "C" fn rsdma_iova_space_claim(
 ///
 /// # Safety
 ///
-/// `s` must come from [`rsdma_iova_space_create`] and stay undestroyed
-/// during the call.
+/// `s` must be NULL or come from [`rsdma_iova_space_create`] and stay
+/// undestroyed during the call.
 #[no_mangle]
 pub unsafe extern "C" fn rsdma_iova_alloc(
     s: *mut Handle,
     granules: u64,
     limit: bindings::dma_addr_t,
 ) -> bindings::dma_addr_t {
-    if s.is_null() {
-        return 0;
-    }
     // SAFETY: the caller's promise.
-    let space = unsafe { space(s) };
-    space.alloc(granules, limit).unwrap_or(0)
+    let Some(space) = (unsafe { space(s) }) else {
+        return 0;
+    };
+    space
+        .alloc_on(time::cpu_hint(), granules, limit)
+        .unwrap_or(0)
 }
 
 /// `rsdma_iova_free`: see `include/rsdma.h`.
 ///
 /// # Safety
 ///
-/// `s` must come from [`rsdma_iova_space_create`] and stay undestroyed
-/// during the call.
+/// `s` must be NULL or come from [`rsdma_iova_space_create`] and stay
+/// undestroyed during the call.
 #[no_mangle]
 pub unsafe extern "C" fn rsdma_iova_free(
     s: *mut Handle,
     iova: bindings::dma_addr_t,
     granules: u64,
 ) -> core::ffi::c_int {
-    if s.is_null() {
-        return EINVAL.to_errno();
-    }
     // SAFETY: the caller's promise.
-    let space = unsafe { space(s) };
-    match space.try_free(iova, granules) {
+    let Some(space) = (unsafe { space(s) }) else {
+        return EINVAL.to_errno();
+    };
+    match space.try_free_on(time::cpu_hint(), iova, granules) {
         Ok(()) => 0,
         Err(_) => EINVAL.to_errno(),
     }
@@ -153,14 +152,10 @@ pub unsafe extern "C" fn rsdma_iova_free(
 ///
 /// # Safety
 ///
-/// `s` must come from [`rsdma_iova_space_create`] and stay undestroyed
-/// during the call.
+/// `s` must be NULL or come from [`rsdma_iova_space_create`] and stay
+/// undestroyed during the call.
 #[no_mangle]
 pub unsafe extern "C" fn rsdma_iova_space_used(s: *const Handle) -> u64 {
-    if s.is_null() {
-        return 0;
-    }
     // SAFETY: the caller's promise.
-    let space = unsafe { space(s) };
-    space.stats().used
+    unsafe { space(s) }.map_or(0, |space| space.stats().used)
 }

@@ -107,7 +107,8 @@ impl Iommu {
             return Err(EINVAL);
         }
         let granules = (len >> self.shift) as u64;
-        let iova = self.alloc_iova(granules, mask, time::cpu_hint())?;
+        let cpu = time::cpu_hint();
+        let iova = self.alloc_iova(granules, mask, cpu)?;
         let mut off = 0u64;
         let mut r = Ok(());
         for (phys, l) in runs {
@@ -129,7 +130,7 @@ impl Iommu {
             if off != 0 {
                 self.domain.unmap(iova, off as usize);
             }
-            self.space.free(iova, granules);
+            self.space.free_on(cpu, iova, granules);
             self.map_failures.fetch_add(1, Relaxed);
             return Err(e);
         }

@@ -158,12 +158,8 @@ impl Space {
         })
     }
 
-    /// `granules` of IOVA at or below `limit`.
-    pub(crate) fn alloc(&self, granules: u64, limit: u64) -> Result<u64, SpaceError> {
-        self.iovas.alloc(granules, limit)
-    }
-
-    /// [`Space::alloc`] for a caller that knows its CPU (a hint).
+    /// `granules` of IOVA at or below `limit`, from the IOVA cache of `cpu`
+    /// (the CPU the caller runs on, a hint).
     pub(crate) fn alloc_on(
         &self,
         cpu: usize,
@@ -173,25 +169,20 @@ impl Space {
         self.iovas.alloc_on(cpu, granules, limit)
     }
 
-    /// Gives back what [`Space::alloc`] returned.
-    pub(crate) fn free(&self, iova: u64, granules: u64) {
-        let _ = self.try_free(iova, granules);
-    }
-
-    /// [`Space::free`] for a caller that knows its CPU (a hint).
+    /// Gives back what [`Space::alloc_on`] returned, into the IOVA cache of
+    /// `cpu` (a hint); a free that is not one live allocation is logged.
     pub(crate) fn free_on(&self, cpu: usize, iova: u64, granules: u64) {
-        if let Err(e) = self.iovas.free_on(cpu, iova, granules) {
-            log_err(
-                self.dev.as_deref(),
-                format_args!("IOVA free of {:#x} rejected: {}", iova, e),
-            );
-        }
+        let _ = self.try_free_on(cpu, iova, granules);
     }
 
-    /// Gives back what [`Space::alloc`] returned; a free that is not one
-    /// live allocation is logged and returned.
-    pub(crate) fn try_free(&self, iova: u64, granules: u64) -> Result<(), SpaceError> {
-        self.iovas.free(iova, granules).inspect_err(|e| {
+    /// [`Space::free_on`], which also returns a rejected free's error.
+    pub(crate) fn try_free_on(
+        &self,
+        cpu: usize,
+        iova: u64,
+        granules: u64,
+    ) -> Result<(), SpaceError> {
+        self.iovas.free_on(cpu, iova, granules).inspect_err(|e| {
             log_err(
                 self.dev.as_deref(),
                 format_args!("IOVA free of {:#x} rejected: {}", iova, e),
@@ -199,7 +190,7 @@ impl Space {
         })
     }
 
-    /// Gives back a batch of (IOVA, granules) ranges [`Space::alloc`]
+    /// Gives back a batch of (IOVA, granules) ranges [`Space::alloc_on`]
     /// returned, into CPU `cpu`'s cache (a hint), taking its lock once.
     pub(crate) fn free_batch_on(&self, cpu: usize, ranges: impl IntoIterator<Item = (u64, u64)>) {
         let rejected = self.iovas.free_batch_on(cpu, ranges);
