@@ -51,6 +51,14 @@ die() { printf '%s\n' "rsdma: error: $*" >&2; exit 1; }
 # benchmark (bench) kernel.
 kernel_dir() { echo "$RSDMA_CACHE/kbuild/$1"; }
 
+# png_beside JSON: the path of the plot drawn beside a benchmark's JSON file
+# (.png for .json, or .png added).
+png_beside() {
+	local png=${1%.json}.png
+	[ "$png" != "$1" ] || png=$1.png
+	echo "$png"
+}
+
 # copy_sources DEST: rsdma's sources (tracked files and new ones, as the
 # working tree has them), without build output.
 copy_sources() {
