@@ -25,6 +25,7 @@
 //! other mapping can reach reserved slots, so the copies need no lock, and
 //! a copy of 64 KiB never holds up the other CPUs' mappings.
 
+use crate::inject::{self, Point};
 use crate::kapi::device::Device;
 use crate::kapi::dma_ops::Lent;
 use crate::kapi::page::{Pages, SharedPages, PAGE_SHIFT};
@@ -193,6 +194,9 @@ impl Bounce {
     /// Allocates a pool (no lock held); `atomic` on the map path, which
     /// must not sleep.
     fn new_pool(&self, atomic: bool) -> Result<PoolState> {
+        if inject::fails(Point::BounceGrow) {
+            return Err(ENOMEM);
+        }
         let (gfp, flags) = if atomic {
             (
                 bindings::RSDMA_GFP_ATOMIC | bindings::RSDMA_GFP_NOWARN,

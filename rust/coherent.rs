@@ -14,6 +14,7 @@
 
 use crate::debug::Stats;
 use crate::dev::RsdmaDev;
+use crate::inject::{self, Point};
 use crate::kapi::bindings;
 use crate::kapi::dma_ops::{SgTableOut, Vma};
 use crate::kapi::iommu::Prot;
@@ -33,6 +34,15 @@ use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNodeReservation};
 use kernel::sync::{Arc, UniqueArc};
+
+/// Adds a block of `n` pages to `pages` (an injection point of the test
+/// build).
+fn push_run(pages: &mut PageArray, gfp: bindings::gfp_t, n: usize) -> Result {
+    if inject::fails(Point::CoherentPages) {
+        return Err(ENOMEM);
+    }
+    pages.push_run(gfp, n)
+}
 
 /// The zone to allocate from for memory at or below `mask` (physical
 /// addresses equal bus addresses on the platforms rsdma runs on; the caller
@@ -389,8 +399,7 @@ impl RsdmaDev {
                 } else {
                     0
                 };
-                pages
-                    .push_run(gfp | zone, plan.pages)
+                push_run(&mut pages, gfp | zone, plan.pages)
                     .map_err(|_| Failure::Contiguous { pages: plan.pages })?;
                 Ok((pages, 1))
             }
@@ -406,7 +415,7 @@ impl RsdmaDev {
                     } else {
                         gfp | bindings::RSDMA_GFP_NORETRY
                     };
-                    match pages.push_run(flags, 1usize << step.order) {
+                    match push_run(&mut pages, flags, 1usize << step.order) {
                         Ok(()) => {
                             walk.got(step.order);
                             blocks += 1;

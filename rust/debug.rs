@@ -7,6 +7,7 @@
 use crate::claim::{Claims, State};
 use crate::dev::RsdmaDev;
 use crate::dmabuf::registry::Registry;
+use crate::inject::{self, Point};
 use crate::kapi::debugfs;
 use crate::kapi::device::{dma_caller, Device};
 use crate::kapi::dma_ops::Installed;
@@ -208,6 +209,9 @@ impl Debug {
     /// The tracker and counters of `dev`, with the tracker on or off.
     pub(crate) fn new(dev: &Device, tracking: bool) -> Result<impl PinInit<Self, Error>> {
         let tracker = if tracking {
+            if inject::fails(Point::Tracker) {
+                return Err(ENOMEM);
+            }
             let mut t = KVVec::with_capacity(TRACKER_RECORDS, GFP_KERNEL)?;
             for _ in 0..TRACKER_RECORDS {
                 t.push(None, GFP_KERNEL)?;

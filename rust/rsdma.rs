@@ -21,6 +21,7 @@ pub mod debug;
 pub mod declared;
 pub mod dev;
 pub mod dmabuf;
+pub mod inject;
 pub mod iommu;
 pub mod iova_api;
 pub mod ops;
@@ -75,6 +76,7 @@ pub mod rsdma_core {
     pub mod declared;
     pub mod dma;
     pub mod importer_sync;
+    pub mod inject;
     pub mod iova;
     pub mod pages;
     pub mod route;
@@ -107,6 +109,8 @@ pub fn tracker_default() -> bool {
 struct Rsdma {
     #[cfg(rsdma_profile)]
     _profile_file: kapi::debugfs::CommandFile<profile::ProfileView>,
+    #[cfg(rsdma_inject)]
+    _inject_file: kapi::debugfs::CommandFile<inject::InjectView>,
     _claim_file: kapi::debugfs::CommandFile<claim::Claims>,
     _notifiers: claim::Notifiers,
     _claims: Arc<claim::Claims>,
@@ -160,12 +164,23 @@ impl kernel::Module for Rsdma {
             c_str!("profile"),
             Arc::new(profile::ProfileView, GFP_KERNEL)?,
         );
+        #[cfg(rsdma_inject)]
+        let inject_file = {
+            pr_info!("rsdma: fault injection points compiled in (debugfs rsdma/inject)\n");
+            kapi::debugfs::CommandFile::new(
+                &debugfs,
+                c_str!("inject"),
+                Arc::new(inject::InjectView, GFP_KERNEL)?,
+            )
+        };
         // Last: a device taken over from here on holds a module reference,
         // so nothing after this may fail.
         claims.take_over_bound(&at_load);
         Ok(Rsdma {
             #[cfg(rsdma_profile)]
             _profile_file: profile_file,
+            #[cfg(rsdma_inject)]
+            _inject_file: inject_file,
             _claim_file: claim_file,
             _notifiers: notifiers,
             _claims: claims,

@@ -7,6 +7,7 @@ use crate::debug::{Stats, EXPORT};
 use crate::dev_err;
 use crate::dmabuf::importer::Importer;
 use crate::dmabuf::registry::Registry;
+use crate::inject::{self, Point};
 use crate::kapi::device::Device;
 use crate::kapi::dma_buf::Exporter;
 use crate::kapi::dma_ops::Vma;
@@ -157,12 +158,21 @@ impl Buffer {
     }
 }
 
+/// An attachment's allocation, failed on purpose in the test build.
+fn inject_attach() -> Result {
+    match inject::fails(Point::DmabufAttach) {
+        true => Err(ENOMEM),
+        false => Ok(()),
+    }
+}
+
 #[vtable]
 impl Exporter for Buffer {
     type Attachment = Arc<Importer>;
 
     fn attach(&self, dev: &Device) -> Result<Arc<Importer>> {
-        let imp = Importer::new(dev, self.id, self.runs.clone())
+        let imp = inject_attach()
+            .and_then(|()| Importer::new(dev, self.id, self.runs.clone()))
             .and_then(|imp| self.registry.add(imp.clone()).map(|()| imp))
             .inspect_err(|e| {
                 dev_err!(dev, "rsdma: cannot attach to dma-buf {}: {:?}", self.id, e)

@@ -6,6 +6,7 @@
 //! tearing it down again.
 
 use super::Iommu;
+use crate::inject::{self, Point};
 use crate::kapi::iommu::Prot;
 use crate::kapi::scatterlist::SgList;
 use crate::kapi::time;
@@ -55,6 +56,14 @@ impl Iommu {
         })
     }
 
+    /// `iommu_map` in the domain (an injection point of the test build).
+    fn iommu_map(&self, iova: u64, phys: u64, len: usize, prot: Prot) -> Result {
+        if inject::fails(Point::IommuMap) {
+            return Err(ENOMEM);
+        }
+        self.domain.map(iova, phys, len, prot)
+    }
+
     /// Maps `size` bytes at `phys` (any alignment) at a fresh IOVA range
     /// under `mask`, with the IOVA cache of `cpu` (the CPU the caller runs
     /// on, a hint); returns the device address of `phys`.
@@ -73,7 +82,7 @@ impl Iommu {
         };
         let iova = self.alloc_iova((len >> self.shift) as u64, mask, cpu)?;
         let map = profile::start(Step::PageTableMap);
-        let r = self.domain.map(iova, phys - off, len, prot);
+        let r = self.iommu_map(iova, phys - off, len, prot);
         map.end();
         if let Err(e) = r {
             self.space.free_on(cpu, iova, (len >> self.shift) as u64);
@@ -117,7 +126,7 @@ impl Iommu {
                 r = Err(EINVAL);
                 break;
             }
-            r = self.domain.map(iova + off, phys, l as usize, prot);
+            r = self.iommu_map(iova + off, phys, l as usize, prot);
             if r.is_err() {
                 break;
             }
@@ -220,7 +229,7 @@ impl Iommu {
             );
             err
         })?;
-        if let Err(e) = self.domain.map(iova, phys, size, prot) {
+        if let Err(e) = self.iommu_map(iova, phys, size, prot) {
             // `iommu_map` undoes what it mapped before failing.
             self.space.unclaim(iova, len >> self.shift);
             dev_err!(
@@ -273,10 +282,7 @@ impl Iommu {
         let cpu = time::cpu_hint();
         let iova = self.alloc_iova(p.iova_len >> self.shift, mask, cpu)?;
         for (i, m) in maps.iter().take(p.maps).enumerate() {
-            if let Err(e) = self
-                .domain
-                .map(iova + m.iova_offset, m.phys, m.len as usize, prot)
-            {
+            if let Err(e) = self.iommu_map(iova + m.iova_offset, m.phys, m.len as usize, prot) {
                 for m in maps.iter().take(i) {
                     self.domain.unmap(iova + m.iova_offset, m.len as usize);
                 }

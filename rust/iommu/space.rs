@@ -6,6 +6,7 @@
 //! device (`rust/iova_api.rs`); its messages then name no device.
 
 use crate::dev_err;
+use crate::inject::{self, Point};
 use crate::kapi::device::Device;
 use crate::kapi::sync::{IrqSaveBackend, IrqSpinLock};
 use crate::kapi::time;
@@ -74,6 +75,9 @@ impl SpaceEnv for Kernel {
     }
 
     fn new_chunk(&self, words: usize, ctx: GrowContext) -> Option<Chunk> {
+        if inject::fails(Point::IovaGrow) {
+            return None;
+        }
         let gfp = match ctx {
             GrowContext::Atomic => GFP_ATOMIC,
             GrowContext::MaySleep => GFP_KERNEL,

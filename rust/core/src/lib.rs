@@ -21,6 +21,7 @@
 //! - [`coherent`]: declared coherent memory pools;
 //! - [`uapi`]: `/dev/rsdma`'s ioctl arguments and their checks;
 //! - [`cpu_access`]: CPU-access brackets on an exported buffer;
+//! - [`inject`]: which calls of a fault injection point fail (test builds);
 //! - [`span`]: byte ranges over segment lists, scatterlist entries;
 //! - [`declared`]: the rules of declaring coherent memory;
 //! - [`pages`]: buffers from the page allocator (gathering, CPU mapping, runs);
@@ -45,6 +46,7 @@ pub mod cpu_access;
 pub mod declared;
 pub mod dma;
 pub mod importer_sync;
+pub mod inject;
 pub mod iova;
 pub mod pages;
 pub mod route;
