@@ -44,6 +44,11 @@
 //!                                      and edu writing (swrite) and the CPU reading;
 //!                                      every byte checked, then all of OFF..OFF+LEN
 //!   expect ERRNO STEP...               STEP must fail with ERRNO (EINVAL, E2BIG, ...)
+//!   either ERRNO STEP...               STEP succeeds, or fails with ERRNO
+//!   put PATH TEXT...                   writes TEXT to PATH in one write (a debugfs
+//!                                      command, a sysfs knob)
+//!   has PATH TEXT...                   PATH's contents hold TEXT
+//!   lacks PATH TEXT...                 PATH's contents do not hold TEXT
 //!   sh COMMAND...                      runs COMMAND with /bin/sh; fails if it does
 //!
 //! Sizes and offsets take a k or m suffix (KiB, MiB) and 0x numbers.  The
@@ -53,7 +58,7 @@
 
 use std::collections::HashMap;
 use std::ffi::{c_void, CString};
-use std::io::Error;
+use std::io::{Error, Write};
 use std::mem::{offset_of, size_of};
 
 extern "C" {
@@ -249,6 +254,11 @@ impl From<String> for Fail {
     fn from(s: String) -> Self {
         Fail::Other(s)
     }
+}
+
+/// The number of the errno called `name` (ENOMEM, ...), if rsdma-buf knows it.
+fn errno_named(name: &str) -> Option<i32> {
+    ERRNOS.iter().find(|(n, _)| *n == name).map(|&(_, c)| c)
 }
 
 fn errno_fail(what: &str) -> Fail {
@@ -811,16 +821,47 @@ impl State {
             }
             "expect" => {
                 let want = s(1)?;
-                let code = ERRNOS
-                    .iter()
-                    .find(|(name, _)| *name == want)
-                    .map(|&(_, c)| c)
-                    .ok_or_else(|| format!("unknown errno '{want}'"))?;
+                let code = errno_named(want).ok_or_else(|| format!("unknown errno '{want}'"))?;
                 match self.step(&w[2..]) {
                     Ok(_) => Err(format!("succeeded, expected {want}").into()),
                     Err(Fail::Errno(c, msg)) if c == code => Ok(format!("{msg} (as expected)")),
                     Err(Fail::Errno(_, msg)) => Err(format!("{msg}, expected {want}").into()),
                     Err(Fail::Other(msg)) => Err(format!("{msg}, expected {want}").into()),
+                }
+            }
+            "either" => match self.step(&w[2..]) {
+                Ok(msg) => Ok(msg),
+                Err(e) => {
+                    let want = s(1)?;
+                    match e {
+                        Fail::Errno(c, msg) if errno_named(want) == Some(c) => {
+                            Ok(format!("{msg} (allowed)"))
+                        }
+                        Fail::Errno(_, msg) | Fail::Other(msg) => {
+                            Err(format!("{msg}, expected success or {want}").into())
+                        }
+                    }
+                }
+            },
+            "put" => {
+                let path = s(1)?;
+                let text = w[2..].join(" ");
+                let io = |e: Error| Fail::Errno(e.raw_os_error().unwrap_or(0), format!("{path}: {e}"));
+                let mut f = std::fs::OpenOptions::new().write(true).open(path).map_err(io)?;
+                match f.write(text.as_bytes()) {
+                    Ok(n) if n == text.len() => Ok(String::new()),
+                    Ok(n) => Err(format!("{path}: {n} of {} bytes written", text.len()).into()),
+                    Err(e) => Err(io(e)),
+                }
+            }
+            "has" | "lacks" => {
+                let path = s(1)?;
+                let want = w[2..].join(" ");
+                let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+                match (text.contains(&want), w[0] == "has") {
+                    (true, true) | (false, false) => Ok(String::new()),
+                    (false, true) => Err(format!("{path} lacks '{want}'").into()),
+                    (true, false) => Err(format!("{path} has '{want}'").into()),
                 }
             }
             "sh" => {
