@@ -34,6 +34,8 @@ const BUF_LEN: usize = 64 * 1024;
 /// The smallest IOMMU granule: two mappings meeting in one are an overlap
 /// whatever granule the IOMMU uses.
 const IOVA_PAGE: u64 = 4096;
+/// Map or unmap steps between two short sleeps.
+const PAUSE_EVERY: u32 = 8;
 /// Overlaps logged in full; the rest are only counted.
 const LOGGED: u64 = 8;
 
@@ -184,10 +186,18 @@ impl Body for Overlap {
         let mut rng = Rng::new();
         let mut bufs: [Option<Pages>; SLOTS] = core::array::from_fn(|_| None);
         let mut maps: [Option<Mapping>; SLOTS] = core::array::from_fn(|_| None);
+        let mut n = 0u32;
         while !kthread::should_stop() {
             let i = rng.below(SLOTS as u64) as usize;
             self.step(&mut rng, &mut bufs, &mut maps, i);
-            kthread::cond_resched();
+            n = n.wrapping_add(1);
+            // A pause now and then leaves the CPUs to the other paths
+            // under test.
+            if n % PAUSE_EVERY == 0 {
+                crate::kapi::io::msleep(1);
+            } else {
+                kthread::cond_resched();
+            }
         }
         for m in maps.iter_mut() {
             if let Some(m) = m.take() {

@@ -1246,11 +1246,14 @@ impl Command for Edu {
             (Some("declared_stale"), None) => self.declared_stale(&mut state),
             (Some("declared_roundtrip"), None) => self.declared_roundtrip(&mut state),
             (Some("attach"), first) => {
-                // `attach [lazy] [notracker] [untrusted] [noncoherent]`
+                // `attach [lazy] [flush_ms=N] [notracker] [untrusted] [noncoherent]`
                 let mut cfg = rsdma::Config::default();
                 for w in Iterator::chain(first.into_iter(), words) {
                     match w {
                         "lazy" => cfg.lazy = true,
+                        w if w.starts_with("flush_ms=") => {
+                            cfg.flush_ms = w["flush_ms=".len()..].parse().map_err(|_| EINVAL)?;
+                        }
                         "notracker" => cfg.no_tracker = true,
                         "untrusted" => cfg.untrusted = true,
                         "noncoherent" => cfg.noncoherent = true,
