@@ -107,7 +107,11 @@ fn verify(s: &[u8], lba: u64, gen: u64, id: u32) -> Option<String> {
         word(s, 8),
         lba,
         word(s, 16),
-        if sum_ok { "ok (stale or misplaced data)" } else { "BAD" }
+        if sum_ok {
+            "ok (stale or misplaced data)"
+        } else {
+            "BAD"
+        }
     ))
 }
 
@@ -344,5 +348,9 @@ fn main() {
         i += n;
     }
     st.report(start.elapsed().as_secs(), true);
-    std::process::exit(if st.corruptions == 0 && st.errors == 0 { 0 } else { 1 });
+    std::process::exit(if st.corruptions == 0 && st.errors == 0 {
+        0
+    } else {
+        1
+    });
 }

@@ -13,12 +13,12 @@
 //! `overlap_stop` stops the threads, unmaps everything and reports the
 //! counts.  No DMA takes place: this is the allocator under concurrency.
 
+use crate::dev_err;
 use crate::kapi::device::Device;
 use crate::kapi::dma::{Direction, Mapping};
 use crate::kapi::kthread::{self, Body, Thread};
 use crate::kapi::page::{fill_random, Pages};
 use crate::kapi::time::now_ns;
-use crate::dev_err;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
@@ -137,7 +137,13 @@ impl Overlap {
     }
 
     /// Maps or unmaps slot `i`.
-    fn step(&self, rng: &mut Rng, bufs: &mut [Option<Pages>], maps: &mut [Option<Mapping>], i: usize) {
+    fn step(
+        &self,
+        rng: &mut Rng,
+        bufs: &mut [Option<Pages>],
+        maps: &mut [Option<Mapping>],
+        i: usize,
+    ) {
         if let Some(m) = maps[i].take() {
             self.leave(Self::pages_of(&m));
             match m.unmap() {
