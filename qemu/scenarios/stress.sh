@@ -23,7 +23,6 @@ ovl_threads=2
 set -- $(edu_devs)
 e_rt=$1 e_buf=$2 e_ovl=$3 e_stale=$4
 edus="$e_rt $e_buf $e_ovl $e_stale"
-n_buf=$(edu_node "$e_buf")
 cleanup() {
 	for d in $edus; do
 		echo overlap_stop >"/sys/kernel/debug/rsdma_edu/$d/run" 2>/dev/null
@@ -136,6 +135,7 @@ progress() {
 
 insmod /lib/modules/rsdma.ko claim=pci:1b36:0010/rebind || fail "insmod rsdma.ko claim=pci:1b36:0010/rebind"
 insmod /lib/modules/rsdma_edu.ko || fail "insmod rsdma_edu.ko"
+n_buf=$(edu_node "$e_buf")
 dev=$(nvme_dev) || fail "no NVMe device"
 for d in $edus; do edu_run_on "$d" "dma_bits $EDU_DMA_BITS" >/dev/null; done
 status=0
