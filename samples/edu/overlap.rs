@@ -247,9 +247,9 @@ impl Load {
         let ms = (now_ns() - o.started_ns) / 1_000_000;
         let (maps, unmaps) = (o.maps.load(Relaxed), o.unmaps.load(Relaxed));
         let overlaps = o.overlaps.load(Relaxed);
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "overlap: {} threads, {} ms, {} maps, {} unmaps, {} overlaps, {} failures, {} live\n",
+            "overlap: {} threads, {} ms, {} maps, {} unmaps, {} overlaps, {} failures, {} live",
             n,
             ms,
             maps,
