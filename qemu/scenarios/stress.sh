@@ -128,9 +128,11 @@ progress() {
 		n=$(sed -n 's/.*: \([0-9]*\) ops (.*/\1/p' "$f" | tail -1)
 		nv=$((nv + ${n:-0}))
 	done
+	# The stale counts from one read of their file, which changes meanwhile.
+	cp "$2/stale.now" "$2/stale.shown" 2>/dev/null
 	kmsg "$1 $(($(cut -d. -f1 /proc/uptime) - $3))/$secs s: nvme $nv ops," \
 		"edu $(field "$2/edu.now" ops) round trips, dma-buf $(field "$2/dmabuf.now" ops) rounds," \
-		"stale blocked $(field "$2/stale.now" blocked)/$(field "$2/stale.now" attempted)"
+		"stale blocked $(field "$2/stale.shown" blocked)/$(field "$2/stale.shown" attempted)"
 }
 
 insmod /lib/modules/rsdma.ko claim=pci:1b36:0010/rebind || fail "insmod rsdma.ko claim=pci:1b36:0010/rebind"
