@@ -8,7 +8,7 @@
 
 RSDMA_VARIANT ?= debug
 
-.PHONY: all modules install dkms-check setup kernel demo test test-host test-qemu bench \
+.PHONY: all modules install dkms-check setup kernel demo test test-host test-qemu stress bench \
 	bench-host fuzz check clean help
 
 all: modules
@@ -19,6 +19,7 @@ help:
 	@echo "make dkms-check build and install rsdma with DKMS for the bench kernel (root; for a throwaway root)"
 	@echo "make demo       boot QEMU and show a DMA round trip through rsdma"
 	@echo "make test       host tests and every QEMU scenario"
+	@echo "make stress     every DMA path at once in QEMU, strict then lazy (RSDMA_STRESS_SECONDS each, 300)"
 	@echo "make bench      DMA map/unmap benchmark in QEMU (non-debug kernel)"
 	@echo "make bench-host rsdma-core allocator benchmarks on the host"
 	@echo "make fuzz       fuzz rsdma-core for a bounded time"
@@ -51,6 +52,9 @@ test-host: setup
 
 test-qemu: setup
 	@scripts/test --qemu-only
+
+stress: setup
+	@scripts/stress
 
 bench: setup
 	@scripts/bench

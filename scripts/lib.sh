@@ -71,3 +71,11 @@ copy_sources() {
 			--exclude='*.ko' --exclude=./.kdir -cf - . | tar -C "$1" -xf -
 	fi
 }
+
+# kernel_reports: the lines of a guest log (stdin) that are kernel reports:
+# WARNING, BUG, Oops, panic, KASAN, lockdep, RCU, kmemleak and DMA-API
+# debug findings, without the lines these facilities print when they start.
+kernel_reports() {
+	grep -E 'WARNING:|BUG:|Oops|Kernel panic|KASAN|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU|DMA-API:|kmemleak: [0-9]+ new suspected|unreferenced object|Call trace:' |
+		grep -vE 'DMA-API: (preallocated [0-9]+ debug entries|debugging enabled by kernel config|enable driver filter for driver|switching off dma-debug driver filter)|KASAN: (vmalloc|failed)|kasan: KernelAddressSanitizer initialized'
+}

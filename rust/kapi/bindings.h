@@ -19,6 +19,7 @@
 #include <linux/iosys-map.h>
 #include <linux/iommu.h>
 #include <linux/ioport.h>
+#include <linux/kthread.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/of.h>

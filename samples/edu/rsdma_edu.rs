@@ -9,6 +9,9 @@
 //! `/sys/kernel/debug/rsdma_edu/<device>/run`; reading the file shows the
 //! last result.
 
+// `Edu`'s pin-initialiser, a field per lock, nests deeper than the default.
+#![recursion_limit = "256"]
+
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
@@ -27,6 +30,7 @@ pub mod kapi {
     pub mod ffi;
     pub mod fmt;
     pub mod io;
+    pub mod kthread;
     pub mod memremap;
     pub mod miscdev;
     pub mod mm;
@@ -56,6 +60,7 @@ pub mod rsdma;
 
 mod coherent;
 mod import;
+mod overlap;
 mod pattern;
 
 use kapi::debugfs::{Command, CommandFile, Dir};
@@ -146,6 +151,9 @@ struct Edu {
     /// Pages `fragment` holds.
     #[pin]
     frag: Mutex<Option<kapi::page::PageArray>>,
+    /// The map/unmap threads `overlap_start` started.
+    #[pin]
+    overlap: Mutex<Option<overlap::Load>>,
 }
 
 impl Edu {
@@ -386,9 +394,11 @@ impl Edu {
         }
     }
 
-    /// After a strict unmap, edu writes through the stale IOVA: the IOMMU
-    /// must block it and the memory behind the old mapping stay unchanged.
-    fn stale(&self, out: &mut Out) -> Result {
+    /// After an unmap and `wait_ms` more, edu writes through the stale
+    /// IOVA: the IOMMU must block it and the memory behind the old mapping
+    /// stay unchanged.  Strict mode blocks it at once (`wait_ms` 0); lazy
+    /// mode within its flush bound.
+    fn stale(&self, out: &mut Out, wait_ms: u32) -> Result {
         // Put a known pattern into edu's buffer.
         let mut pat = Pages::alloc(4096)?;
         fill_random(&mut pat.as_mut_slice()[..CHUNK]);
@@ -401,12 +411,16 @@ impl Edu {
         let vm = Mapping::new(&self.dev, victim, 4096, Direction::FromDevice)?;
         let stale = vm.dma_addr();
         let victim = vm.unmap()?;
+        if wait_ms > 0 {
+            kapi::io::msleep(wait_ms);
+        }
         // The device writes edu's buffer to the stale address.
         self.transfer(stale, 0, CHUNK, true)?;
         let intact = victim.as_slice().iter().all(|&b| b == 0x5a);
         *out = StackStr::from_fmt(format_args!(
-            "stale IOVA {:#x}: memory behind the old mapping {}\n",
+            "stale IOVA {:#x} after {} ms: memory behind the old mapping {}\n",
             stale,
+            wait_ms,
             if intact { "unchanged" } else { "OVERWRITTEN" }
         ));
         dev_info!(self.dev, "{}", out.as_str().trim_end());
@@ -1194,7 +1208,32 @@ impl Command for Edu {
             (Some("exhaust"), None) => self.exhaust(&mut state),
             (Some("coherent"), None) => self.coherent(&mut state),
             (Some("sync_range"), None) => self.sync_range(&mut state),
-            (Some("stale"), None) => self.stale(&mut state),
+            (Some("stale"), None) => self.stale(&mut state, 0),
+            (Some("stale"), Some(ms)) => {
+                // `stale MS`: the DMA comes MS ms after the unmap.
+                let ms: u32 = ms.parse().map_err(|_| EINVAL)?;
+                if ms > 10_000 {
+                    return Err(EINVAL);
+                }
+                self.stale(&mut state, ms)
+            }
+            (Some("overlap_start"), n) => {
+                // `overlap_start [N]`: N map/unmap threads (overlap.rs).
+                let n: usize = n.unwrap_or("1").parse().map_err(|_| EINVAL)?;
+                let mut load = self.overlap.lock();
+                if load.is_some() {
+                    return Err(EBUSY);
+                }
+                *load = Some(overlap::Load::start(&self.dev, n)?);
+                *state = StackStr::from_fmt(format_args!("overlap: {} threads started\n", n));
+                Ok(())
+            }
+            (Some("overlap_stop"), None) => {
+                let load = self.overlap.lock().take().ok_or(ENOENT)?;
+                *state = StackStr::new();
+                let ok = load.stop(&mut *state);
+                self.conclude(&state, ok)
+            }
             (Some("misuse"), None) => self.misuse(&mut state),
             (Some("leak"), None) => self.leak(&mut state),
             (Some("mmap_prepare"), None) => self.mmap_prepare(&mut state),
@@ -1207,11 +1246,14 @@ impl Command for Edu {
             (Some("declared_stale"), None) => self.declared_stale(&mut state),
             (Some("declared_roundtrip"), None) => self.declared_roundtrip(&mut state),
             (Some("attach"), first) => {
-                // `attach [lazy] [notracker] [untrusted] [noncoherent]`
+                // `attach [lazy] [flush_ms=N] [notracker] [untrusted] [noncoherent]`
                 let mut cfg = rsdma::Config::default();
                 for w in Iterator::chain(first.into_iter(), words) {
                     match w {
                         "lazy" => cfg.lazy = true,
+                        w if w.starts_with("flush_ms=") => {
+                            cfg.flush_ms = w["flush_ms=".len()..].parse().map_err(|_| EINVAL)?;
+                        }
                         "notracker" => cfg.no_tracker = true,
                         "untrusted" => cfg.untrusted = true,
                         "noncoherent" => cfg.noncoherent = true,
@@ -1226,6 +1268,8 @@ impl Command for Edu {
                 Ok(())
             }
             (Some("detach"), None) => {
+                // The map/unmap threads end before the DMA ops change.
+                drop(self.overlap.lock().take());
                 self.tracked.store(false, Ordering::Release);
                 self.untrusted.store(false, Ordering::Release);
                 // Detaching drops whatever is still declared.
@@ -1300,6 +1344,8 @@ impl Drop for EduData {
     fn drop(&mut self) {
         // Imports an open file still holds end with the device: their
         // mappings were made through its DMA ops.
+        // The map/unmap threads end with the device.
+        drop(self.edu.overlap.lock().take());
         let mut imports = self.edu.imports.lock();
         self.edu.unbound.store(true, Ordering::Release);
         for slot in imports.iter_mut() {
@@ -1411,6 +1457,7 @@ impl pci::Driver for EduDriver {
                 next_handle: AtomicU32::new(1),
                 noncoherent: AtomicBool::new(false),
                 frag <- new_mutex!(None, "Edu::frag"),
+                overlap <- new_mutex!(None, "Edu::overlap"),
             }),
             GFP_KERNEL,
         )?;
