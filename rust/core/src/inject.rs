@@ -70,7 +70,8 @@ impl Trigger {
     pub fn arm(&self, arm: Arm) {
         let skip = arm.nth.saturating_sub(1);
         let fail = arm.times;
-        self.state.store(if fail == 0 { 0 } else { join(skip, fail) }, Relaxed);
+        self.state
+            .store(if fail == 0 { 0 } else { join(skip, fail) }, Relaxed);
     }
 
     /// Disarms the trigger; its counts stay.
@@ -102,7 +103,10 @@ impl Trigger {
                 (join(0, fail - 1), true)
             };
             if next != cur {
-                if let Err(now) = self.state.compare_exchange_weak(cur, next, Relaxed, Relaxed) {
+                if let Err(now) = self
+                    .state
+                    .compare_exchange_weak(cur, next, Relaxed, Relaxed)
+                {
                     cur = now;
                     continue;
                 }
@@ -241,9 +245,18 @@ mod tests {
     #[test]
     fn first_call_and_forever() {
         let t = Trigger::new();
-        t.arm(Arm { nth: 1, times: FOREVER });
+        t.arm(Arm {
+            nth: 1,
+            times: FOREVER,
+        });
         assert!(pattern(&t, 100).iter().all(|&f| f));
-        assert_eq!(t.armed(), Some(Arm { nth: 1, times: FOREVER }));
+        assert_eq!(
+            t.armed(),
+            Some(Arm {
+                nth: 1,
+                times: FOREVER
+            })
+        );
         t.disarm();
         assert!(!t.hit());
         assert_eq!(t.injected(), 100);
@@ -266,7 +279,10 @@ mod tests {
     #[test]
     fn concurrent_hits_inject_exactly_what_was_armed() {
         let t = Trigger::new();
-        t.arm(Arm { nth: 500, times: 1000 });
+        t.arm(Arm {
+            nth: 500,
+            times: 1000,
+        });
         let fails: usize = std::thread::scope(|s| {
             let hs: Vec<_> = (0..4)
                 .map(|_| s.spawn(|| (0..10_000).filter(|_| t.hit()).count()))
@@ -301,7 +317,10 @@ mod tests {
         assert_eq!(Command::parse("x -1"), Err(CommandError::BadNth));
         assert_eq!(Command::parse("x 4294967296"), Err(CommandError::BadNth));
         assert_eq!(Command::parse("x 1 0"), Err(CommandError::BadTimes));
-        assert_eq!(Command::parse("x 1 4294967295"), Err(CommandError::BadTimes));
+        assert_eq!(
+            Command::parse("x 1 4294967295"),
+            Err(CommandError::BadTimes)
+        );
         assert_eq!(Command::parse("x 1 many"), Err(CommandError::BadTimes));
         assert_eq!(Command::parse("x 1 1 1"), Err(CommandError::TrailingWords));
         assert_eq!(Command::parse("off now"), Err(CommandError::BadNth));
