@@ -113,6 +113,7 @@ while [ $i -lt $ROUNDS ]; do
 	add "put $INJ off" "either EINVAL put $run detach"
 	real "attach untrusted"
 	real untrusted_100
+	add "has $stats bounce_slots_used: 0" "has $stats live_mappings: 0"
 	i=$((i + 1))
 done
 add "put $run detach"
