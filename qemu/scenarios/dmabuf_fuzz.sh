@@ -1,0 +1,17 @@
+# Hostile input: rsdma-fuzz makes 100,000 random and mutated calls to /dev/rsdma, its dma-bufs (syncs, range syncs, mmap, closes), both edu importers and the debugfs command files; every call gets 0 or an errno, nothing crashes or reports, and afterwards the exporter, rsdma, the claim table and the knobs hold nothing.  Replay: RSDMA_QEMU_APPEND="rsdma.fuzz_seed=SEED rsdma.fuzz_calls=N".
+dmabuf_setup 2
+seed=$(sed -n 's/.*rsdma\.fuzz_seed=\([^ ]*\).*/\1/p' /proc/cmdline)
+calls=$(sed -n 's/.*rsdma\.fuzz_calls=\([^ ]*\).*/\1/p' /proc/cmdline)
+refused0=$(dmabuf_stat refused)
+rsdma-fuzz ${seed:+-s $seed} -n "${calls:-100000}" --edu "$n1" --edu "$n2" || fail "rsdma-fuzz failed (its seed is printed above)"
+echo "dma-buf exporter refused $(( $(dmabuf_stat refused) - refused0 )) requests"
+# Every counter is back at rest, and both edu devices still work.
+expect_dmabuf_idle
+[ "$(sed -n '/^specs:/,/^devices:/p' $CLAIM | grep -c '^  ')" = 0 ] || fail "claim specs left: $(cat $CLAIM)"
+[ "$(sed -n '/^devices:/,$p' $CLAIM | grep -c '^  ')" = 0 ] || fail "devices claimed: $(cat $CLAIM)"
+for d in $e1 $e2; do [ "$(driver_of "$d")" = rsdma_edu ] || fail "$d lost its driver"; done
+rsdma-buf "alloc a 64k scattered" "map a" "sync a start write" "fill a 0 64k 3" "sync a end write" \
+	"edu e $n1" "edu f $n2" "import e h a bidi" "import f g a bidi" \
+	"sread e h 0 64k 3" "sread f g 0 64k 3" "release e h" "release f g" ||
+	fail "the edu devices no longer move a dma-buf after the fuzzing"
+dmabuf_teardown
