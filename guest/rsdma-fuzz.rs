@@ -318,6 +318,12 @@ struct Fuzz {
     failures: u64,
     /// The call being made, for messages.
     what: String,
+    /// The target of the last call recorded.
+    last_target: &'static str,
+    /// Time spent per target.
+    time: BTreeMap<&'static str, Duration>,
+    /// The slowest step and its last call.
+    slowest: (Duration, String),
 }
 
 fn last_errno() -> i32 {
@@ -417,6 +423,7 @@ impl Fuzz {
     /// Returns `Ok(())` on success, else the errno.
     fn record(&mut self, target: &'static str, ret: i64, ok: i64, exp: Expect) -> Result<(), i32> {
         self.calls += 1;
+        self.last_target = target;
         let key = if ret == ok {
             0
         } else if ret == -1 {
@@ -1977,7 +1984,7 @@ impl Fuzz {
         for &c in &cols {
             head += &format!(" {:>8}", name(c));
         }
-        println!("{head} {:>8}", "total");
+        println!("{head} {:>8} {:>8}", "total", "seconds");
         let mut totals = vec![0u64; cols.len()];
         for (t, m) in &self.table {
             let mut line = format!("{t:<22}");
@@ -1988,13 +1995,19 @@ impl Fuzz {
                 sum += n;
                 line += &format!(" {:>8}", if n == 0 { "-".into() } else { n.to_string() });
             }
-            println!("{line} {sum:>8}");
+            let secs = self.time.get(t).map_or(0.0, |d| d.as_secs_f64());
+            println!("{line} {sum:>8} {secs:>8.1}");
         }
         let mut line = format!("{:<22}", "all");
         for n in &totals {
             line += &format!(" {n:>8}");
         }
         println!("{line} {:>8}", totals.iter().sum::<u64>());
+        println!(
+            "rsdma-fuzz: slowest step {:.2} s: {}",
+            self.slowest.0.as_secs_f64(),
+            self.slowest.1
+        );
         println!(
             "rsdma-fuzz: {} calls in {:.1} s, {} failures",
             self.calls, secs, self.failures
@@ -2282,6 +2295,9 @@ fn main() {
         calls: 0,
         failures: 0,
         what: String::new(),
+        last_target: "",
+        time: BTreeMap::new(),
+        slowest: (Duration::ZERO, String::new()),
     };
     println!(
         "rsdma-fuzz: {} edu files, {} udmabufs, {} debugfs files, {} edu run files, {} knobs, claim file {}",
@@ -2298,7 +2314,14 @@ fn main() {
         if f.rsdma < 0 {
             f.rsdma = open_path("/dev/rsdma", O_RDWR);
         }
+        let t = Instant::now();
+        f.last_target = "";
         f.step();
+        let d = t.elapsed();
+        *f.time.entry(f.last_target).or_default() += d;
+        if d > f.slowest.0 {
+            f.slowest = (d, f.what.clone());
+        }
         if Instant::now() >= next {
             next += Duration::from_secs(10);
             let imps: usize = f.edus.iter().map(|e| e.imps.len()).sum();
