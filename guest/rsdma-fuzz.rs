@@ -1283,13 +1283,16 @@ impl Fuzz {
             8 => 1 << self.rng.below(32),
             _ => self.rng.next() as u32,
         };
+        // edu moves at most 4 KiB per DMA and takes its time (a
+        // timer of 100 ms of virtual time each): transfers the device
+        // makes are short, a long one is made to be refused before any
+        // DMA (below).
+        let big = self.rng.pct(5);
         let len = match self.rng.below(10) {
-            0..=6 => 1 + self.rng.below(8192.min(ssize.min(dsize)).max(1)),
-            7 => self.len_near(ssize.min(dsize)),
-            8 => self
-                .rng
-                .pick(&[0, EDU_MAX_XFER, EDU_MAX_XFER + 1, u64::MAX]),
-            _ => 1 + self.rng.below(EDU_MAX_XFER),
+            _ if big => 16385 + self.rng.below(EDU_MAX_XFER - 16384),
+            0..=7 => 1 + self.rng.below(4096.min(ssize.min(dsize)).max(1)),
+            8 => 1 + self.rng.below(16384),
+            _ => self.rng.pick(&[0, EDU_MAX_XFER + 1, u64::MAX, 1 << 32]),
         };
         let uses_src = op != 3;
         let uses_dst = op == 1 || op == 3;
@@ -1320,6 +1323,13 @@ impl Fuzz {
             self.rng.next()
         } else {
             0
+        };
+        let (src_off, user) = match op {
+            _ if !big => (src_off, user),
+            // Read from user memory that faults.
+            3 => (src_off, self.mem.hole as u64),
+            // Past the end of the source.
+            _ => (ssize, user),
         };
         let res = self.reserved();
         let mut b = [0u8; XFER_LEN];
@@ -1896,7 +1906,8 @@ impl Fuzz {
             89..=104 => self.edu_import(),
             105..=112 => self.edu_release(),
             113..=117 => self.edu_remap(),
-            118..=137 => self.edu_xfer(),
+            118..=129 => self.edu_xfer(),
+            130..=137 => self.sync_range(),
             138..=155 => self.edu_sync(),
             156..=159 => self.edu_bench(),
             160 => self.edu_reopen(),
