@@ -1906,8 +1906,9 @@ impl Fuzz {
             89..=104 => self.edu_import(),
             105..=112 => self.edu_release(),
             113..=117 => self.edu_remap(),
-            118..=129 => self.edu_xfer(),
-            130..=137 => self.sync_range(),
+            // A transfer edu makes takes 100 ms or more.
+            118..=123 => self.edu_xfer(),
+            124..=137 => self.sync_range(),
             138..=155 => self.edu_sync(),
             156..=159 => self.edu_bench(),
             160 => self.edu_reopen(),
