@@ -45,6 +45,9 @@ extern "C" {
     fn fcntl(fd: i32, cmd: i32, ...) -> i32;
     fn memfd_create(name: *const c_char, flags: u32) -> i32;
     fn ftruncate(fd: i32, len: i64) -> i32;
+    fn fork() -> i32;
+    fn waitpid(pid: i32, status: *mut i32, options: i32) -> i32;
+    fn _exit(status: i32) -> !;
 }
 
 const O_RDONLY: i32 = 0;
@@ -1022,6 +1025,55 @@ impl Fuzz {
         }
     }
 
+    /// Forks a child that touches the mappings it inherited, unmaps one,
+    /// begins a CPU access to a buffer and closes a descriptor, then
+    /// exits: the mappings' copies come and go with it, the parent's stay.
+    fn fork_child(&mut self) {
+        self.what = format!(
+            "fork with {} maps, {} buffers",
+            self.maps.len(),
+            self.bufs.len()
+        );
+        // SAFETY: the process has one thread; the child makes system
+        // calls and touches mappings only, and leaves through `_exit`.
+        let pid = unsafe { fork() };
+        if pid == 0 {
+            for _ in 0..8 {
+                self.touch();
+            }
+            if !self.maps.is_empty() {
+                let i = self.rng.below(self.maps.len() as u64) as usize;
+                let m = &self.maps[i];
+                // SAFETY: the child's copy of a mapping of a dma-buf.
+                unsafe { munmap(m.ptr as *mut c_void, m.len) };
+            }
+            if let Some(b) = self.bufs.first() {
+                let flags = self.rng.below(4);
+                // SAFETY: reads 8 bytes of `flags`.
+                unsafe { ioctl(b.fd, DMA_BUF_IOCTL_SYNC, &flags as *const u64) };
+                close_fd(b.fd);
+            }
+            // SAFETY: ends the child without running the parent's
+            // destructors.
+            unsafe { _exit(0) };
+        }
+        let mut status = 0;
+        let r = if pid < 0 {
+            -1
+        } else {
+            // SAFETY: waits for the child; writes `status`.
+            if unsafe { waitpid(pid, &mut status, 0) } < 0 {
+                -1
+            } else {
+                0
+            }
+        };
+        if self.record("fork", r, 0, Expect::Any).is_ok() && status != 0 {
+            let why = format!("the child ended with status {status:#x}");
+            self.fail(&why);
+        }
+    }
+
     /// Reads or writes a byte of a mapping (no system call).
     fn touch(&mut self) {
         if self.maps.is_empty() {
@@ -1916,6 +1968,7 @@ impl Fuzz {
             169..=174 => self.edu_run_write(),
             175..=179 => self.debugfs_write(),
             180..=185 => self.knob_write(),
+            186 if self.rng.pct(50) => self.fork_child(),
             _ => {
                 for _ in 0..4 {
                     self.touch();
