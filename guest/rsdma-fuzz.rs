@@ -1,7 +1,7 @@
 //! rsdma-fuzz: throws random and mutated calls at rsdma's user interfaces
 //! and checks that each gets 0 or an errno.
 //!
-//! Usage: rsdma-fuzz [-s SEED] [-n CALLS] [-v] [--edu PATH]...
+//! Usage: rsdma-fuzz [-s SEED] [-n CALLS] [-t THREADS] [-v] [--edu PATH]...
 //!
 //! The targets: `/dev/rsdma`'s ioctls (mutated argument structures, other
 //! ioctl numbers, bad pointers); the dma-bufs it hands out
@@ -30,6 +30,8 @@
 use std::collections::BTreeMap;
 use std::ffi::{c_char, c_void, CString};
 use std::io::{Error, Write};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 extern "C" {
@@ -293,6 +295,9 @@ struct Mem {
 struct Fuzz {
     rng: Rng,
     verbose: bool,
+    /// Other fuzzers run beside it in the process: no fork, and no
+    /// descriptor it did not see returned is taken for its own.
+    threaded: bool,
     rsdma: i32,
     bufs: Vec<Buf>,
     live_bytes: u64,
@@ -701,7 +706,13 @@ impl Fuzz {
         put_u64(&mut b, 16, r0);
         put_u64(&mut b, 24, r1);
         let mutated = self.mutate(&mut b);
-        let place = self.pick_place();
+        let place = match self.pick_place() {
+            // Beside other threads, the descriptor installed before the
+            // write back faulted cannot be told from theirs: it would
+            // stay until the process ends.
+            Place::ReadOnly if self.threaded => Place::Good,
+            p => p,
+        };
         let exp = match place {
             Place::Bad(_) | Place::Straddle => Expect::Errno(EFAULT),
             _ if mutated => Expect::Any,
@@ -1968,7 +1979,7 @@ impl Fuzz {
             169..=174 => self.edu_run_write(),
             175..=179 => self.debugfs_write(),
             180..=185 => self.knob_write(),
-            186 if self.rng.pct(50) => self.fork_child(),
+            186 if !self.threaded && self.rng.pct(50) => self.fork_child(),
             _ => {
                 for _ in 0..4 {
                     self.touch();
@@ -2178,11 +2189,14 @@ fn guest_vendors() -> Vec<u16> {
 
 /// The debugfs files to write: rsdma's fixed ones, each device's, the
 /// edu sample's run files, and the knobs (anything else).
-fn debugfs_files() -> (Vec<DebugFile>, Vec<DebugFile>, Vec<Knob>) {
+fn debugfs_files(with_knobs: bool) -> (Vec<DebugFile>, Vec<DebugFile>, Vec<Knob>) {
     let (mut files, mut runs, mut knobs) = (Vec::new(), Vec::new(), Vec::new());
     let fixed = ["claim", "dmabuf"];
     let device = ["stats", "mappings", "declared"];
     let mut add_knob = |p: String| {
+        if !with_knobs {
+            return;
+        }
         let orig = read_file(&p).unwrap_or_default();
         let fd = open_path(&p, O_WRONLY);
         if fd >= 0 {
@@ -2256,12 +2270,158 @@ fn debugfs_files() -> (Vec<DebugFile>, Vec<DebugFile>, Vec<Knob>) {
     (files, runs, knobs)
 }
 
+/// What every fuzzer of a run shares.
+struct Shared {
+    verbose: bool,
+    edu_paths: Vec<String>,
+    guest_vendors: Vec<u16>,
+    /// Calls made by all of them, and how many to make.
+    calls: AtomicU64,
+    n: u64,
+    t0: Instant,
+}
+
+impl Fuzz {
+    /// A fuzzer with descriptors of its own; `first` takes the knobs
+    /// (one fuzzer of a run does); `threaded` when it runs beside others.
+    fn new(seed: u64, sh: &Shared, first: bool, threaded: bool) -> Result<Self, String> {
+        let rsdma = open_path("/dev/rsdma", O_RDWR);
+        if rsdma < 0 {
+            return Err(format!("/dev/rsdma: {}", Error::last_os_error()));
+        }
+        let mem = map_mem().ok_or("cannot map its own memory")?;
+        let mut foreign = vec![open_path("/dev/null", O_RDWR)];
+        let mut p = [-1i32; 2];
+        // SAFETY: `p` holds two descriptors.
+        if unsafe { pipe(p.as_mut_ptr()) } == 0 {
+            foreign.extend_from_slice(&p);
+        }
+        let name = cpath("rsdma-fuzz-memfd");
+        // SAFETY: `name` is NUL-terminated.
+        let mfd = unsafe { memfd_create(name.as_ptr(), 0) };
+        if mfd >= 0 {
+            // SAFETY: sizes the memfd just made.
+            unsafe { ftruncate(mfd, 65536) };
+            foreign.push(mfd);
+        }
+        foreign.push(open_path(RSDMA_DEBUGFS, O_RDONLY));
+        foreign.retain(|&fd| fd >= 0);
+        let udmabufs: Vec<Buf> = [PAGE, 16 * PAGE]
+            .iter()
+            .filter_map(|&s| udmabuf(s).map(|fd| Buf { fd, size: s }))
+            .collect();
+        let mut edus = Vec::new();
+        for (dev, path) in sh.edu_paths.iter().enumerate() {
+            for _ in 0..2 {
+                let fd = open_path(path, O_RDWR);
+                if fd < 0 {
+                    return Err(format!("{path}: {}", Error::last_os_error()));
+                }
+                edus.push(EduFile {
+                    fd,
+                    dev,
+                    imps: Vec::new(),
+                });
+            }
+        }
+        let (debug_files, edu_runs, knobs) = debugfs_files(first);
+        let claim =
+            Some(open_path(&format!("{RSDMA_DEBUGFS}/claim"), O_WRONLY)).filter(|&fd| fd >= 0);
+        Ok(Fuzz {
+            rng: Rng::new(seed),
+            verbose: sh.verbose,
+            threaded,
+            rsdma,
+            bufs: Vec::new(),
+            live_bytes: 0,
+            udmabufs,
+            foreign,
+            closed: Vec::new(),
+            maps: Vec::new(),
+            edu_paths: sh.edu_paths.clone(),
+            edus,
+            stale: Vec::new(),
+            claim,
+            claim_added: 0,
+            guest_vendors: sh.guest_vendors.clone(),
+            debug_files,
+            edu_runs,
+            knobs,
+            mem,
+            argbuf: vec![0u64; 64],
+            table: BTreeMap::new(),
+            calls: 0,
+            failures: 0,
+            what: String::new(),
+            last_target: "",
+            time: BTreeMap::new(),
+            slowest: (Duration::ZERO, String::new()),
+        })
+    }
+
+    /// Makes calls until the run has made its count; `progress`: prints
+    /// a line of it every 10 s.
+    fn run(&mut self, sh: &Shared, progress: bool) {
+        let mut next = sh.t0 + Duration::from_secs(10);
+        while sh.calls.load(Relaxed) < sh.n {
+            if self.rsdma < 0 {
+                self.rsdma = open_path("/dev/rsdma", O_RDWR);
+            }
+            let (t, c) = (Instant::now(), self.calls);
+            self.last_target = "";
+            self.step();
+            sh.calls.fetch_add(self.calls - c, Relaxed);
+            let d = t.elapsed();
+            *self.time.entry(self.last_target).or_default() += d;
+            if d > self.slowest.0 {
+                self.slowest = (d, self.what.clone());
+            }
+            if progress && Instant::now() >= next {
+                next += Duration::from_secs(10);
+                let imps: usize = self.edus.iter().map(|e| e.imps.len()).sum();
+                let line = format!(
+                    "rsdma-fuzz: {} calls, {:.0} s, {} buffers, {} maps, {} imports, {} failures",
+                    sh.calls.load(Relaxed),
+                    sh.t0.elapsed().as_secs_f64(),
+                    self.bufs.len(),
+                    self.maps.len(),
+                    imps,
+                    self.failures
+                );
+                println!("{line}");
+                let _ = std::io::stdout().flush();
+                kmsg(&format!("{line}\n"));
+            }
+        }
+        self.finish();
+    }
+
+    /// Adds another fuzzer's results to these.
+    fn merge(&mut self, o: Fuzz) {
+        for (t, m) in o.table {
+            let mine = self.table.entry(t).or_default();
+            for (k, n) in m {
+                *mine.entry(k).or_default() += n;
+            }
+        }
+        for (t, d) in o.time {
+            *self.time.entry(t).or_default() += d;
+        }
+        if o.slowest.0 > self.slowest.0 {
+            self.slowest = o.slowest;
+        }
+        self.calls += o.calls;
+        self.failures += o.failures;
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64);
     let mut n = 100_000u64;
+    let mut threads = 1u64;
     let mut verbose = false;
     let mut edu_paths = Vec::new();
     let mut i = 0;
@@ -2276,6 +2436,12 @@ fn main() {
                 n = parse_num(&v).unwrap_or_else(|| usage("bad call count"));
                 i += 1;
             }
+            "-t" => {
+                threads = parse_num(&v)
+                    .filter(|t| (1..=16).contains(t))
+                    .unwrap_or_else(|| usage("threads: 1 to 16"));
+                i += 1;
+            }
             "--edu" => {
                 edu_paths.push(v);
                 i += 1;
@@ -2285,136 +2451,73 @@ fn main() {
         }
         i += 1;
     }
-    println!("rsdma-fuzz: seed {seed:#x}, {n} calls (replay: rsdma-fuzz -s {seed:#x} -n {n})");
-    kmsg(&format!("rsdma-fuzz: seed {seed:#x}, {n} calls\n"));
-    let rsdma = open_path("/dev/rsdma", O_RDWR);
-    if rsdma < 0 {
-        eprintln!("rsdma-fuzz: /dev/rsdma: {}", Error::last_os_error());
-        std::process::exit(2);
-    }
-    let Some(mem) = map_mem() else {
-        eprintln!("rsdma-fuzz: cannot map its own memory");
-        std::process::exit(2);
-    };
-    let mut foreign = Vec::new();
-    foreign.push(open_path("/dev/null", O_RDWR));
-    let mut p = [-1i32; 2];
-    // SAFETY: `p` holds two descriptors.
-    if unsafe { pipe(p.as_mut_ptr()) } == 0 {
-        foreign.extend_from_slice(&p);
-    }
-    let name = cpath("rsdma-fuzz-memfd");
-    // SAFETY: `name` is NUL-terminated.
-    let mfd = unsafe { memfd_create(name.as_ptr(), 0) };
-    if mfd >= 0 {
-        // SAFETY: sizes the memfd just made.
-        unsafe { ftruncate(mfd, 65536) };
-        foreign.push(mfd);
-    }
-    foreign.push(open_path(RSDMA_DEBUGFS, O_RDONLY));
-    foreign.retain(|&fd| fd >= 0);
-    let udmabufs: Vec<Buf> = [PAGE, 16 * PAGE]
-        .iter()
-        .filter_map(|&s| udmabuf(s).map(|fd| Buf { fd, size: s }))
-        .collect();
-    let mut edus = Vec::new();
-    for (dev, path) in edu_paths.iter().enumerate() {
-        for _ in 0..2 {
-            let fd = open_path(path, O_RDWR);
-            if fd < 0 {
-                eprintln!("rsdma-fuzz: {path}: {}", Error::last_os_error());
+    println!(
+        "rsdma-fuzz: seed {seed:#x}, {n} calls, {threads} thread(s) (replay: rsdma-fuzz -s {seed:#x} -n {n} -t {threads})"
+    );
+    kmsg(&format!(
+        "rsdma-fuzz: seed {seed:#x}, {n} calls, {threads} thread(s)\n"
+    ));
+    let sh = Arc::new(Shared {
+        verbose,
+        edu_paths,
+        guest_vendors: guest_vendors(),
+        calls: AtomicU64::new(0),
+        n,
+        t0: Instant::now(),
+    });
+    let threaded = threads > 1;
+    let mut fuzzers = Vec::new();
+    for k in 0..threads {
+        match Fuzz::new(seed.wrapping_add(k), &sh, k == 0, threaded) {
+            Ok(f) => fuzzers.push(f),
+            Err(e) => {
+                eprintln!("rsdma-fuzz: {e}");
                 std::process::exit(2);
             }
-            edus.push(EduFile {
-                fd,
-                dev,
-                imps: Vec::new(),
-            });
         }
     }
-    let (debug_files, edu_runs, knobs) = debugfs_files();
-    let claim = Some(open_path(&format!("{RSDMA_DEBUGFS}/claim"), O_WRONLY)).filter(|&fd| fd >= 0);
-    let mut f = Fuzz {
-        rng: Rng::new(seed),
-        verbose,
-        rsdma,
-        bufs: Vec::new(),
-        live_bytes: 0,
-        udmabufs,
-        foreign,
-        closed: Vec::new(),
-        maps: Vec::new(),
-        edu_paths,
-        edus,
-        stale: Vec::new(),
-        claim,
-        claim_added: 0,
-        guest_vendors: guest_vendors(),
-        debug_files,
-        edu_runs,
-        knobs,
-        mem,
-        argbuf: vec![0u64; 64],
-        table: BTreeMap::new(),
-        calls: 0,
-        failures: 0,
-        what: String::new(),
-        last_target: "",
-        time: BTreeMap::new(),
-        slowest: (Duration::ZERO, String::new()),
-    };
+    let f0 = &fuzzers[0];
     println!(
-        "rsdma-fuzz: {} edu files, {} udmabufs, {} debugfs files, {} edu run files, {} knobs, claim file {}",
-        f.edus.len(),
-        f.udmabufs.len(),
-        f.debug_files.len(),
-        f.edu_runs.len(),
-        f.knobs.len(),
-        if f.claim.is_some() { "yes" } else { "no" }
+        "rsdma-fuzz: each thread: {} edu files, {} udmabufs, {} debugfs files, {} edu run files, claim file {}; {} knobs",
+        f0.edus.len(),
+        f0.udmabufs.len(),
+        f0.debug_files.len(),
+        f0.edu_runs.len(),
+        if f0.claim.is_some() { "yes" } else { "no" },
+        f0.knobs.len(),
     );
-    let t0 = Instant::now();
-    let mut next = t0 + Duration::from_secs(10);
-    while f.calls < n {
-        if f.rsdma < 0 {
-            f.rsdma = open_path("/dev/rsdma", O_RDWR);
-        }
-        let t = Instant::now();
-        f.last_target = "";
-        f.step();
-        let d = t.elapsed();
-        *f.time.entry(f.last_target).or_default() += d;
-        if d > f.slowest.0 {
-            f.slowest = (d, f.what.clone());
-        }
-        if Instant::now() >= next {
-            next += Duration::from_secs(10);
-            let imps: usize = f.edus.iter().map(|e| e.imps.len()).sum();
-            let line = format!(
-                "rsdma-fuzz: {} calls, {:.0} s, {} buffers, {} maps, {} imports, {} failures",
-                f.calls,
-                t0.elapsed().as_secs_f64(),
-                f.bufs.len(),
-                f.maps.len(),
-                imps,
-                f.failures
-            );
-            println!("{line}");
-            let _ = std::io::stdout().flush();
-            kmsg(&format!("{line}\n"));
+    let mut first = fuzzers.remove(0);
+    let others: Vec<_> = fuzzers
+        .into_iter()
+        .map(|mut f| {
+            let sh = sh.clone();
+            std::thread::spawn(move || {
+                f.run(&sh, false);
+                f
+            })
+        })
+        .collect();
+    first.run(&sh, true);
+    for h in others {
+        match h.join() {
+            Ok(f) => first.merge(f),
+            Err(_) => {
+                println!("FAIL: a fuzzer thread panicked");
+                first.failures += 1;
+            }
         }
     }
-    f.finish();
-    f.print_table(t0.elapsed().as_secs_f64());
+    first.print_table(sh.t0.elapsed().as_secs_f64());
     kmsg(&format!(
         "rsdma-fuzz: done, {} calls, {} failures\n",
-        f.calls, f.failures
+        first.calls, first.failures
     ));
-    if f.failures > 0 {
+    if first.failures > 0 {
         std::process::exit(1);
     }
 }
 
 fn usage(why: &str) -> ! {
-    eprintln!("rsdma-fuzz: {why}\nusage: rsdma-fuzz [-s SEED] [-n CALLS] [-v] [--edu PATH]...");
+    eprintln!("rsdma-fuzz: {why}\nusage: rsdma-fuzz [-s SEED] [-n CALLS] [-t THREADS] [-v] [--edu PATH]...");
     std::process::exit(2);
 }

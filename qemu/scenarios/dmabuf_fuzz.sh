@@ -1,9 +1,13 @@
-# Hostile input: rsdma-fuzz makes 100,000 random and mutated calls to /dev/rsdma, its dma-bufs (syncs, range syncs, mmap, closes), both edu importers and the debugfs command files; every call gets 0 or an errno, nothing crashes or reports, and afterwards the exporter, rsdma, the claim table and the knobs hold nothing.  Replay: RSDMA_QEMU_APPEND="rsdma.fuzz_seed=SEED rsdma.fuzz_calls=N".
+# Hostile input: rsdma-fuzz makes 100,000 random and mutated calls (then 20,000 from two threads at once) to /dev/rsdma, its dma-bufs (syncs, range syncs, mmap, closes), both edu importers and the debugfs command files; every call gets 0 or an errno, nothing crashes or reports, and afterwards the exporter, rsdma, the claim table and the knobs hold nothing.  Replay: RSDMA_QEMU_APPEND="rsdma.fuzz_seed=SEED rsdma.fuzz_calls=N".
 dmabuf_setup 2
 seed=$(sed -n 's/.*rsdma\.fuzz_seed=\([^ ]*\).*/\1/p' /proc/cmdline)
 calls=$(sed -n 's/.*rsdma\.fuzz_calls=\([^ ]*\).*/\1/p' /proc/cmdline)
 refused0=$(dmabuf_stat refused)
 rsdma-fuzz ${seed:+-s $seed} -n "${calls:-100000}" --edu "$n1" --edu "$n2" || fail "rsdma-fuzz failed (its seed is printed above)"
+# Then two fuzzers at once in one process, racing on the same buffers,
+# imports and descriptor numbers.
+rsdma-fuzz ${seed:+-s $seed} -n "$(( ${calls:-100000} / 5 ))" -t 2 --edu "$n1" --edu "$n2" ||
+	fail "rsdma-fuzz -t 2 failed (its seed is printed above)"
 echo "dma-buf exporter refused $(( $(dmabuf_stat refused) - refused0 )) requests"
 # Every counter is back at rest, and both edu devices still work.
 expect_dmabuf_idle
