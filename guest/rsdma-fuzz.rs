@@ -19,7 +19,10 @@
 //!
 //! SEED (default: from the clock) and CALLS (default 100000) are decimal or
 //! 0x hex; the seed is printed first, and a run with the same seed, calls
-//! and guest state makes the same calls (`-v` prints each one).  A line of
+//! and guest state makes the same calls (`-v` prints each one).  With
+//! `-t`, THREADS fuzzers (thread k with seed SEED+k, descriptors of its
+//! own) race in one process: each makes the same calls again, not in the
+//! same order.  A line of
 //! progress goes to stdout and the kernel log every 10 s; at the end, a
 //! table of results (ok or errno) per target.  The run fails (status 1) on
 //! a return that is neither 0 (or the byte count of a write) nor -1 with an
