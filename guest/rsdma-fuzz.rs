@@ -966,7 +966,13 @@ impl Fuzz {
             )
         };
         let r = if p as isize == -1 { -1 } else { 0 };
-        if self.record("dma-buf mmap", r, 0, Expect::Any).is_ok() {
+        // rsdma maps its buffers shared only.
+        let exp = if flags & MAP_PRIVATE != 0 && self.bufs.iter().any(|b| b.fd == fd) {
+            Expect::Fail
+        } else {
+            Expect::Any
+        };
+        if self.record("dma-buf mmap", r, 0, exp).is_ok() {
             let plen = (len.div_ceil(PAGE) * PAGE) as usize;
             let dmabuf =
                 self.bufs.iter().any(|b| b.fd == fd) || self.udmabufs.iter().any(|b| b.fd == fd);
