@@ -760,6 +760,49 @@ impl Fuzz {
         }
     }
 
+    /// Begins up to 24 range syncs of one buffer (rsdma keeps at most 16
+    /// distinct ones open: the rest must fail with EBUSY), then ends
+    /// some of them, some twice, and leaves the rest to the buffer's
+    /// close.
+    fn sync_burst(&mut self) {
+        if self.bufs.is_empty() {
+            return;
+        }
+        let b = &self.bufs[self.rng.below(self.bufs.len() as u64) as usize];
+        let (fd, size) = (b.fd, b.size);
+        let mut open = Vec::new();
+        for _ in 0..8 + self.rng.below(17) {
+            let off = self.rng.below(size);
+            let len = 1 + self.rng.below((size - off).min(8192));
+            let flags = 1 + self.rng.below(3) as u32;
+            if self.range_sync(fd, flags, off, len).is_ok() {
+                open.push((flags, off, len));
+            }
+        }
+        for _ in 0..self.rng.below(open.len() as u64 + 3) {
+            if open.is_empty() {
+                break;
+            }
+            let (flags, off, len) = open[self.rng.below(open.len() as u64) as usize];
+            let _ = self.range_sync(fd, flags | 4, off, len);
+        }
+    }
+
+    /// One well-formed `RSDMA_IOCTL_SYNC_RANGE`; beside other threads the
+    /// descriptor may be anything by now.
+    fn range_sync(&mut self, fd: i32, flags: u32, off: u64, len: u64) -> Result<(), i32> {
+        let mut b = [0u8; SYNC_RANGE_LEN];
+        put_u32(&mut b, 0, fd as u32);
+        put_u32(&mut b, 4, flags);
+        put_u64(&mut b, 8, off);
+        put_u64(&mut b, 16, len);
+        let arg = self.place(&b, Place::Good);
+        self.what =
+            format!("RSDMA_IOCTL_SYNC_RANGE fd {fd} flags {flags:#x} {off:#x}+{len:#x} (burst)");
+        let r = self.do_ioctl(self.rsdma, RSDMA_IOCTL_SYNC_RANGE, arg);
+        self.record("rsdma sync burst", r, 0, Expect::Any)
+    }
+
     fn sync_range(&mut self) {
         let (fd, size) = self.some_fd(80);
         let size = size.unwrap_or(PAGE);
@@ -1980,7 +2023,8 @@ impl Fuzz {
             113..=117 => self.edu_remap(),
             // A transfer edu makes takes 100 ms or more.
             118..=123 => self.edu_xfer(),
-            124..=137 => self.sync_range(),
+            124..=135 => self.sync_range(),
+            136..=137 => self.sync_burst(),
             138..=155 => self.edu_sync(),
             156..=159 => self.edu_bench(),
             160 => self.edu_reopen(),
