@@ -1,4 +1,4 @@
-# Hostile input: rsdma-fuzz makes 100,000 random and mutated calls (then 20,000 from two threads at once) to /dev/rsdma, its dma-bufs (syncs, range syncs, mmap, closes), both edu importers and the debugfs command files; every call gets 0 or an errno, nothing crashes or reports, and afterwards the exporter, rsdma, the claim table and the knobs hold nothing.  Replay: RSDMA_QEMU_APPEND="rsdma.fuzz_seed=SEED rsdma.fuzz_calls=N".
+# Hostile input: rsdma-fuzz makes 100,000 random and mutated calls (then 20,000 from two threads at once) to /dev/rsdma, its dma-bufs (syncs, range syncs, mmap, closes), both edu importers and the debugfs command files; every call gets 0 or an errno, nothing crashes or reports, and afterwards the exporter, rsdma, the claim table and the knobs hold nothing; a file of an edu node kept open across its device's unbind and rebind answers ENOENT and closes cleanly.  Replay: RSDMA_QEMU_APPEND="rsdma.fuzz_seed=SEED rsdma.fuzz_calls=N".
 dmabuf_setup 2
 seed=$(sed -n 's/.*rsdma\.fuzz_seed=\([^ ]*\).*/\1/p' /proc/cmdline)
 calls=$(sed -n 's/.*rsdma\.fuzz_calls=\([^ ]*\).*/\1/p' /proc/cmdline)
@@ -18,4 +18,15 @@ rsdma-buf "alloc a 64k scattered" "map a" "sync a start write" "fill a 0 64k 3" 
 	"edu e $n1" "edu f $n2" "import e h a bidi" "import f g a bidi" \
 	"sread e h 0 64k 3" "sread f g 0 64k 3" "release e h" "release f g" ||
 	fail "the edu devices no longer move a dma-buf after the fuzzing"
+# A file of edu #2's node and its import outlive the device's unbind:
+# the import goes with the device, the file answers ENOENT, and closing
+# it after the rebind is clean (its file operations stay while it is open).
+drv=/sys/bus/pci/drivers/rsdma_edu
+rsdma-buf "alloc a 16k" "edu f $n2" "import f g a bidi" "sh echo $e2 >$drv/unbind" \
+	"sh grep -q '^attachments: 0$' /sys/kernel/debug/rsdma/dmabuf" \
+	"expect ENOENT release f g" "expect ENOENT isync f g device to 0 4k" \
+	"sh echo $e2 >$drv/bind" "expect ENOENT release f g" ||
+	fail "an edu file kept open across its device's unbind"
+[ "$(driver_of "$e2")" = rsdma_edu ] || fail "$e2 was not bound again"
+edu_run_on "$e2" "dma_bits $EDU_DMA_BITS"
 dmabuf_teardown
