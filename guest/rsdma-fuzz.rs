@@ -150,6 +150,7 @@ const EINVAL: i32 = 22;
 const ENOTTY: i32 = 25;
 const ENOENT: i32 = 2;
 const EFAULT: i32 = 14;
+const EIO: i32 = 5;
 
 /// xoshiro256** seeded through splitmix64.
 struct Rng([u64; 4]);
@@ -266,6 +267,10 @@ struct EduFile {
     fd: i32,
     dev: usize,
     imps: Vec<Imp>,
+    /// Handles it released: it never holds them again (a device numbers
+    /// its imports upwards, and a file stays with the binding it was
+    /// opened on; a binding after an unbind counts from 1 again).
+    released: Vec<u32>,
 }
 
 /// A debugfs file written to, and its writes' rules.
@@ -1178,9 +1183,9 @@ impl Fuzz {
         }
     }
 
-    /// A handle for file `e`: one of its own (and its index), a stale
-    /// one or another file's of the same device (`true`: the file cannot
-    /// hold it; handles count up per device), or made up.
+    /// A handle for file `e`: one of its own (and its index), one it
+    /// released (`true`: it cannot hold it), another file's, a stale one
+    /// of the device, or made up.
     fn handle_for(&mut self, e: usize) -> (u32, Option<usize>, bool) {
         let own = &self.edus[e].imps;
         if !own.is_empty() && self.rng.pct(75) {
@@ -1194,17 +1199,18 @@ impl Fuzz {
             .filter(|s| s.0 == dev)
             .map(|s| s.1)
             .collect();
-        match self.rng.below(4) {
-            0 if !stale.is_empty() => (self.rng.pick(&stale), None, true),
-            1 => {
+        let released = self.edus[e].released.clone();
+        match self.rng.below(5) {
+            0 if !released.is_empty() => (self.rng.pick(&released), None, true),
+            1 if !stale.is_empty() => (self.rng.pick(&stale), None, false),
+            2 => {
                 let o = self.rng.below(self.edus.len() as u64) as usize;
                 match self.edus[o].imps.first() {
-                    Some(i) if o != e && self.edus[o].dev == dev => (i.handle, None, true),
                     Some(i) if o != e => (i.handle, None, false),
                     _ => (self.rng.next() as u32, None, false),
                 }
             }
-            2 => (self.rng.pick(&[0, 1, u32::MAX, 0x8000_0000]), None, false),
+            3 => (self.rng.pick(&[0, 1, u32::MAX, 0x8000_0000]), None, false),
             _ => (self.rng.next() as u32, None, false),
         }
     }
@@ -1308,6 +1314,10 @@ impl Fuzz {
                 Some(i) => {
                     let imp = self.edus[e].imps.swap_remove(i);
                     self.stale.push((self.edus[e].dev, imp.handle));
+                    self.edus[e].released.push(imp.handle);
+                    if self.edus[e].released.len() > 16 {
+                        self.edus[e].released.remove(0);
+                    }
                     if self.stale.len() > 32 {
                         self.stale.remove(0);
                     }
@@ -1612,13 +1622,21 @@ impl Fuzz {
         );
         let r = close_fd(f.fd) as i64;
         let _ = self.record("close", r, 0, Expect::Any);
-        let fd = open_path(&self.edu_paths[f.dev], O_RDWR);
-        if fd >= 0 {
-            self.edus.push(EduFile {
-                fd,
-                dev: f.dev,
-                imps: Vec::new(),
-            });
+        // Two files per device, as far as its node is there (it is not
+        // while the device is unbound).
+        for dev in 0..self.edu_paths.len() {
+            while self.edus.iter().filter(|e| e.dev == dev).count() < 2 {
+                let fd = open_path(&self.edu_paths[dev], O_RDWR);
+                if fd < 0 {
+                    break;
+                }
+                self.edus.push(EduFile {
+                    fd,
+                    dev,
+                    imps: Vec::new(),
+                    released: Vec::new(),
+                });
+            }
         }
     }
 
@@ -1644,6 +1662,14 @@ impl Fuzz {
         // SAFETY: the kernel reads `b.len()` bytes from `p`: `buf`, or an
         // address it faults on.
         let r = unsafe { write(fd, p as *const c_void, b.len()) } as i64;
+        if r == -1 && last_errno() == EIO {
+            // The file was removed (its device unbound): it answers EIO
+            // from now on and is written no more.
+            let _ = self.record(target, r, b.len() as i64, Expect::Any);
+            self.debug_files.retain(|f| f.fd != fd);
+            self.edu_runs.retain(|f| f.fd != fd);
+            return Err(EIO);
+        }
         self.record(target, r, b.len() as i64, exp)
     }
 
@@ -2395,6 +2421,7 @@ impl Fuzz {
                     fd,
                     dev,
                     imps: Vec::new(),
+                    released: Vec::new(),
                 });
             }
         }
