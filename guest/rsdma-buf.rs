@@ -13,6 +13,7 @@
 //!                                      CPU view is the memfd
 //!   open NAME PATH                     any file as NAME (to pass a non-dma-buf)
 //!   map NAME [OFF LEN]                 mmap (all of it by default), shared, rw
+//!   pmap NAME [OFF LEN]                as map, private (MAP_PRIVATE)
 //!   unmap NAME
 //!   fill NAME OFF LEN SEED             writes the pattern of SEED through the mapping
 //!   check NAME OFF LEN SEED            compares the mapping with the pattern
@@ -77,6 +78,7 @@ const O_RDWR: i32 = 2;
 const O_CLOEXEC: i32 = 0o2000000;
 const PROT_RW: i32 = 3;
 const MAP_SHARED: i32 = 1;
+const MAP_PRIVATE: i32 = 2;
 const MFD_ALLOW_SEALING: u32 = 2;
 const F_ADD_SEALS: i32 = 1033;
 const F_SEAL_SHRINK: i32 = 2;
@@ -524,20 +526,21 @@ impl State {
                 );
                 Ok(format!("fd {fd}"))
             }
-            "map" => {
+            "map" | "pmap" => {
+                let private = w[0] == "pmap";
                 let b = self.buf(s(1)?)?;
                 let (off, len) = if w.len() > 2 {
                     (n(2)?, n(3)?)
                 } else {
                     (0, b.size)
                 };
-                // SAFETY: a fresh shared mapping the kernel places.
+                // SAFETY: a fresh mapping the kernel places.
                 let p = unsafe {
                     mmap(
                         std::ptr::null_mut(),
                         len as usize,
                         PROT_RW,
-                        MAP_SHARED,
+                        if private { MAP_PRIVATE } else { MAP_SHARED },
                         b.cpu_fd,
                         off as i64,
                     )

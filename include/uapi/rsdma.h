@@ -13,9 +13,10 @@
  * be zero.  Errors: EINVAL for unknown flags, non-zero reserved fields, a
  * size of 0, an empty range or one past the end of the buffer, a sync that
  * neither reads nor writes, a file descriptor that is not an rsdma dma-buf,
- * and a sync end that matches no start; E2BIG for a size above the module
- * parameter dmabuf_max_kib (or, for a contiguous buffer, above what one page
- * allocation gives); EBADF for a closed file descriptor.
+ * a sync end that matches no start, and a private (MAP_PRIVATE) mmap;
+ * E2BIG for a size above the module parameter dmabuf_max_kib (or, for a
+ * contiguous buffer, above what one page allocation gives); EBADF for a
+ * closed file descriptor.
  */
 #ifndef _UAPI_RSDMA_H
 #define _UAPI_RSDMA_H

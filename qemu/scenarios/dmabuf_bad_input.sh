@@ -22,6 +22,7 @@ rsdma-buf \
 	"expect EINVAL map a 16k 4k" \
 	"expect EINVAL map a 20k 4k" \
 	"map a 12k 4k" "unmap a" \
+	"expect EINVAL pmap a" "alloc s 16k scattered" "expect EINVAL pmap s" "expect EINVAL pmap s 4k 4k" "close s" \
 	"expect EINVAL sync a end read" \
 	"sync a start read" "expect EINVAL sync a end write" "sync a end read" \
 	"expect EINVAL psync a end read 0 4k" \
@@ -45,6 +46,7 @@ expect_log "that was never begun"
 expect_log "rsdma: sync: range 12288+8192 is outside the 16384-byte buffer"
 expect_log "rsdma: sync: a sync that neither reads nor writes"
 expect_log "may not write it"
+expect_log "mmap of dma-buf [0-9]*: a private mapping is refused"
 expect_dmabuf_idle
 # Closing the fd while an importer maps the buffer: it stays, and the device
 # still reads what the CPU wrote, until the import goes.

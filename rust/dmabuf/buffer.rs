@@ -221,6 +221,19 @@ impl Exporter for Buffer {
     }
 
     fn mmap(&self, vma: &Vma) -> Result {
+        // A private mapping would be copy-on-write: the process would
+        // stop seeing the buffer where it wrote, and the kernel maps
+        // such a mapping only in one piece (a scattered buffer would be
+        // refused with no word of why).
+        if !vma.is_shared() {
+            dev_err!(
+                self.dev,
+                "rsdma: mmap of dma-buf {}: a private mapping is refused; map it shared (MAP_SHARED)",
+                self.id
+            );
+            Stats::count(&EXPORT.refused);
+            return Err(EINVAL);
+        }
         let off = check_mmap(
             vma.pgoff() as u64,
             vma.len() as u64,

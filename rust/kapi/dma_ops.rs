@@ -176,6 +176,15 @@ impl Vma {
         self.len() == 0
     }
 
+    /// Whether the mapping is shared (`MAP_SHARED`), not a private
+    /// copy-on-write one.
+    pub fn is_shared(&self) -> bool {
+        // SAFETY: the VMA is live during the mmap op; reading the plain
+        // flags of the anonymous union.
+        let flags = unsafe { (*self.0.get()).__bindgen_anon_2.vm_flags };
+        flags & bindings::VM_MAYSHARE as bindings::vm_flags_t != 0
+    }
+
     /// The offset into the buffer the user asked for, in pages.
     pub fn pgoff(&self) -> usize {
         // SAFETY: the VMA is live during the mmap op.

@@ -45,16 +45,15 @@ struct OpenFile<T: Operations> {
 ///
 /// # Invariants
 ///
-/// `misc` is registered with `fops` as its file operations and `name` as
-/// its name, and `misc` is the first field, so the `miscdevice` pointer a
-/// file carries at open leads back to this value.
+/// `misc` is registered with [`Registration::FOPS`] as its file
+/// operations and `name` as its name, and `misc` is the first field, so
+/// the `miscdevice` pointer a file carries at open leads back to this
+/// value.
 #[repr(C)]
 #[pin_data(PinnedDrop)]
 pub struct Registration<T: Operations> {
     #[pin]
     misc: Opaque<bindings::miscdevice>,
-    #[pin]
-    fops: Opaque<bindings::file_operations>,
     name: [u8; NAME_LEN],
     data: Arc<T>,
 }
@@ -65,6 +64,34 @@ unsafe impl<T: Operations> Send for Registration<T> {}
 unsafe impl<T: Operations> Sync for Registration<T> {}
 
 impl<T: Operations + 'static> Registration<T> {
+    /// The file operations, in the module's static memory: a file opened
+    /// before the device went (a driver unbound) keeps pointing at them
+    /// until its last reference is put, after its `release`; `owner`
+    /// keeps the module loaded until then.
+    const FOPS: bindings::file_operations = bindings::file_operations {
+        owner: super::module::THIS_MODULE,
+        open: Some(Self::open_callback),
+        release: Some(Self::release_callback),
+        mmap: if T::HAS_MMAP {
+            Some(Self::mmap_callback)
+        } else {
+            None
+        },
+        unlocked_ioctl: if T::HAS_IOCTL {
+            Some(Self::ioctl_callback)
+        } else {
+            None
+        },
+        compat_ioctl: if T::HAS_IOCTL {
+            Some(Self::compat_ioctl_callback)
+        } else {
+            None
+        },
+        // SAFETY: all-zero is a valid `file_operations` (no pointer, no
+        // operation) for the fields left.
+        ..unsafe { core::mem::zeroed() }
+    };
+
     /// Registers `/dev/NAME` (at most 31 bytes), readable and writable by
     /// root only, serving `data`; `parent` is the device it belongs to.
     pub fn new(name: &CStr, parent: Option<&Device>, data: Arc<T>) -> Result<Pin<KBox<Self>>> {
@@ -81,35 +108,21 @@ impl<T: Operations + 'static> Registration<T> {
                     // start for a `miscdevice`.
                     unsafe { core::ptr::write_bytes(p, 0, 1) }
                 }),
-                fops <- Opaque::ffi_init(|p: *mut bindings::file_operations| {
-                    // SAFETY: as above.
-                    unsafe { core::ptr::write_bytes(p, 0, 1) }
-                }),
                 name: stored,
                 data,
             }),
             GFP_KERNEL,
         )?;
-        let (misc, fops) = (reg.misc.get(), reg.fops.get());
-        // SAFETY: both are ours, pinned and not yet registered; every
-        // pointer stored (the name included) lives as long as the
-        // registration, which does not move.
+        let misc = reg.misc.get();
+        // SAFETY: ours, pinned and not yet registered; the name lives as
+        // long as the registration, which does not move, and `FOPS` as
+        // long as the module.
         unsafe {
-            (*fops).owner = super::module::this_module();
-            (*fops).open = Some(Self::open_callback);
-            (*fops).release = Some(Self::release_callback);
-            if T::HAS_MMAP {
-                (*fops).mmap = Some(Self::mmap_callback);
-            }
-            if T::HAS_IOCTL {
-                (*fops).unlocked_ioctl = Some(Self::ioctl_callback);
-                (*fops).compat_ioctl = bindings::rsdma_helper_compat_ptr_ioctl();
-            }
             (*misc).minor = bindings::MISC_DYNAMIC_MINOR as i32;
             (*misc).name = reg.name.as_ptr().cast();
             (*misc).mode = 0o600;
             (*misc).parent = parent.map_or(core::ptr::null_mut(), |p| p.as_raw());
-            (*misc).fops = fops;
+            (*misc).fops = &Self::FOPS;
             to_result(bindings::misc_register(misc))?;
         }
         // INVARIANT: registered above, pinned in its box.
@@ -210,6 +223,26 @@ impl<T: Operations + 'static> Registration<T> {
         match o.data.ioctl(&o.file, cmd, arg as usize) {
             Ok(v) => v.into(),
             Err(e) => e.to_errno().into(),
+        }
+    }
+
+    /// A 32-bit process's ioctl: `compat_ptr_ioctl` (its argument, a
+    /// pointer, widened), which only a kernel with 32-bit compat calls.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS on a file `open_callback` set up.
+    unsafe extern "C" fn compat_ioctl_callback(
+        file: *mut bindings::file,
+        cmd: core::ffi::c_uint,
+        arg: core::ffi::c_ulong,
+    ) -> core::ffi::c_long {
+        // SAFETY: returns a function of the kernel, or `None`.
+        match unsafe { bindings::rsdma_helper_compat_ptr_ioctl() } {
+            // SAFETY: the file is open; `compat_ptr_ioctl` calls our
+            // `unlocked_ioctl` with the argument converted.
+            Some(f) => unsafe { f(file, cmd, arg) },
+            None => ENOTTY.to_errno().into(),
         }
     }
 }

@@ -11,6 +11,9 @@ extern "C" {
     static mut __this_module: bindings::module;
 }
 
+/// `THIS_MODULE`, for C structures built at compile time.
+pub const THIS_MODULE: *mut bindings::module = &raw mut __this_module;
+
 /// `THIS_MODULE`: the owner to give the C structures this module registers.
 pub(crate) fn this_module() -> *mut bindings::module {
     // Taking the address of the module's own `struct module` (defined for

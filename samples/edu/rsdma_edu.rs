@@ -117,7 +117,10 @@ type Out = StackStr<512>;
 #[pin_data]
 struct Edu {
     dev: ARef<Device>,
-    bar: pci::Bar,
+    /// The registers; given back when the device unbinds, even while a
+    /// file of its node is still open (the device may be bound again).
+    #[pin]
+    bar: Mutex<Option<pci::Bar>>,
     /// Serialises transfers and holds the last result line.
     #[pin]
     state: Mutex<Out>,
@@ -189,12 +192,17 @@ impl Edu {
         } else {
             (ram, EDU_BUF + buf_off, CMD_START)
         };
-        self.bar.write64(reg::DMA_SRC, src)?;
-        self.bar.write64(reg::DMA_DST, dst)?;
-        self.bar.write64(reg::DMA_COUNT, len as u64)?;
-        self.bar.write64(reg::DMA_CMD, cmd)?;
+        let bar = self.bar.lock();
+        let Some(bar) = bar.as_ref() else {
+            dev_err!(self.dev, "edu transfer: the device is unbound");
+            return Err(ENODEV);
+        };
+        bar.write64(reg::DMA_SRC, src)?;
+        bar.write64(reg::DMA_DST, dst)?;
+        bar.write64(reg::DMA_COUNT, len as u64)?;
+        bar.write64(reg::DMA_CMD, cmd)?;
         for _ in 0..DMA_TIMEOUT_MS {
-            if self.bar.read32(reg::DMA_CMD)? & CMD_START as u32 == 0 {
+            if bar.read32(reg::DMA_CMD)? & CMD_START as u32 == 0 {
                 return Ok(());
             }
             kapi::io::msleep(1);
@@ -1351,6 +1359,9 @@ impl Drop for EduData {
         for slot in imports.iter_mut() {
             *slot = None;
         }
+        drop(imports);
+        // The BAR goes with the binding (after a transfer under way).
+        *self.edu.bar.lock() = None;
     }
 }
 
@@ -1444,7 +1455,7 @@ impl pci::Driver for EduDriver {
         let edu = Arc::pin_init(
             pin_init!(Edu {
                 dev: dev.get(),
-                bar,
+                bar <- new_mutex!(Some(bar), "Edu::bar"),
                 state <- new_mutex!(StackStr::new(), "Edu::state"),
                 mmap_buf <- new_mutex!(None, "Edu::mmap_buf"),
                 region <- new_mutex!(None, "Edu::region"),
