@@ -289,7 +289,20 @@ struct Knob {
     /// while fuzzing, since a verbose injected fault logs a call trace,
     /// which qemu/run takes for a kernel report.
     fixed: bool,
+    /// rsdma's `inject` file: fuzzed with commands that arm no point
+    /// that could fire, and disarmed (`off`) at the end.
+    inject: bool,
 }
+
+/// The injection points of rsdma's `inject` file (test builds).
+const INJECT_POINTS: [&str; 6] = [
+    "iommu_map",
+    "iova_grow",
+    "bounce_grow",
+    "coherent_pages",
+    "tracker",
+    "dmabuf_attach",
+];
 
 /// Memory the fuzzer owns for bad and odd pointers.
 struct Mem {
@@ -1994,6 +2007,9 @@ impl Fuzz {
             return;
         }
         let fd = self.knobs[i].fd;
+        if self.knobs[i].inject {
+            return self.inject_write(fd, i);
+        }
         let b: Vec<u8> = match self.rng.below(6) {
             0 => b"0\n".to_vec(),
             1 => format!("{}\n", self.rng.below(101)).into_bytes(),
@@ -2026,6 +2042,57 @@ impl Fuzz {
         // SAFETY: `b` is the fuzzer's.
         let r = unsafe { write(fd, b.as_ptr().cast(), b.len()) } as i64;
         let _ = self.record("knob write", r, b.len() as i64, Expect::Any);
+    }
+
+    /// A command to rsdma's `inject` file.  Every command is refused,
+    /// harmless (`off`, `reset`, `POINT off`), or arms a point only for
+    /// its 4,000,000,000th call from now, which never comes: an armed
+    /// point must not fail the calls the other targets make.
+    fn inject_write(&mut self, fd: i32, i: usize) {
+        let point = self.rng.pick(&INJECT_POINTS);
+        let (b, exp): (Vec<u8>, Expect) = match self.rng.below(5) {
+            0 => {
+                let args = self.rng.pick(&[
+                    "",
+                    "0",
+                    "-1",
+                    "4294967296",
+                    "x",
+                    "1 0",
+                    "1 4294967295",
+                    "1 many",
+                    "1 1 1",
+                    "off now",
+                ]);
+                (format!("{point} {args}\n").into_bytes(), Expect::Errno(EINVAL))
+            }
+            1 => {
+                let mut name = point.as_bytes().to_vec();
+                self.mutate(&mut name);
+                name.extend_from_slice(b" 4000000000");
+                (name, Expect::Any)
+            }
+            2 => {
+                let cmd = match self.rng.below(3) {
+                    0 => "off".to_string(),
+                    1 => "reset".to_string(),
+                    _ => format!("{point} off"),
+                };
+                (cmd.into_bytes(), Expect::Errno(0))
+            }
+            3 => (
+                format!("{point} 4000000000 {}", self.rng.below(3) + 1).into_bytes(),
+                Expect::Errno(0),
+            ),
+            _ => (
+                (0..self.rng.below(40)).map(|_| self.rng.next() as u8).collect(),
+                Expect::Any,
+            ),
+        };
+        self.what = format!("{} {:?}", self.knobs[i].path, String::from_utf8_lossy(&b));
+        // SAFETY: `b` is the fuzzer's.
+        let r = unsafe { write(fd, b.as_ptr().cast(), b.len()) } as i64;
+        let _ = self.record("inject write", r, b.len() as i64, exp);
     }
 
     // --- The run ---
@@ -2083,7 +2150,12 @@ impl Fuzz {
                 // SAFETY: writes `v`'s bytes.
                 unsafe { write(k.fd, v.as_ptr().cast(), v.len()) == v.len() as isize }
             };
-            if !(!k.orig.is_empty() && put(&k.orig) || put(b"0\n")) {
+            if k.inject {
+                if !put(b"off\n") {
+                    println!("FAIL: could not disarm {} (off)", k.path);
+                    self.failures += 1;
+                }
+            } else if !(!k.orig.is_empty() && put(&k.orig) || put(b"0\n")) {
                 println!(
                     "FAIL: could not put {} back to {:?} or 0",
                     k.path,
@@ -2299,11 +2371,13 @@ fn debugfs_files(with_knobs: bool) -> (Vec<DebugFile>, Vec<DebugFile>, Vec<Knob>
                 String::from_utf8_lossy(&orig).trim(),
                 if fixed { ", held at 0" } else { "" }
             );
+            let inject = p == format!("{RSDMA_DEBUGFS}/inject");
             knobs.push(Knob {
                 path: p,
                 fd,
                 orig,
                 fixed,
+                inject,
             });
         }
     };
