@@ -63,7 +63,7 @@ use kapi::device::Device;
 use kapi::dma::{Coherent, Direction, Mapping, SgMapping};
 use kapi::fmt::StackStr;
 use kapi::memremap::PhysRange;
-use kapi::page::{fill_random, Pages};
+use kapi::page::{fill_random, Pages, PAGE_SIZE};
 use kapi::pci;
 use kapi::scatterlist::SgTable;
 
@@ -541,7 +541,7 @@ impl Edu {
             dev_err!(self.dev, "declared_stale needs an IOMMU");
             return Err(EINVAL);
         }
-        let stale = base + 0x1000;
+        let stale = base + PAGE_SIZE as u64;
         self.transfer(stale, 0, CHUNK, true)?;
         *out = StackStr::from_fmt(format_args!(
             "edu wrote to the released device address {:#x}\n",
