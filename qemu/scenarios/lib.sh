@@ -338,8 +338,7 @@ dev_stat() {
 # mappings and their KASAN shadow.
 kb_held() {
 	pcp=$(awk '$1 == "count:" { n += $2 } END { print n + 0 }' /proc/zoneinfo)
-	page_kb=$(sed -n 's/^KernelPageSize: *\([0-9]*\) kB$/\1/p' /proc/self/smaps | head -1)
-	awk -v pcp_kb=$((pcp * ${page_kb:-4})) '
+	awk -v pcp_kb=$((pcp * PAGE_SIZE / 1024)) '
 		{ kb[$1] = $2 }
 		END {
 			n = kb["MemTotal:"] - kb["MemFree:"] - pcp_kb
