@@ -6,8 +6,9 @@ edu_run "attach untrusted"
 scenario_log | grep "rsdma: attached (" | grep -q untrusted || fail "the attach line does not say untrusted"
 expect_stat iommu = yes
 expect_stat untrusted = true
-# Mappings of whole granules go to the device as they are.
-edu_run roundtrip
+# Mappings of whole granules (pages, when the kernel's pages are larger
+# than the IOMMU's granule) go to the device as they are.
+edu_run "roundtrip $PAGE_SIZE"
 edu_run "roundtrip 16384"
 edu_run "sg 16"
 edu_run sync_range
