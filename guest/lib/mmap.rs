@@ -17,7 +17,6 @@ extern "C" {
 
 /// The kernel's page size: the unit of mmap offsets (4096 when the C
 /// library cannot tell).
-#[allow(dead_code)]
 pub fn page_size() -> usize {
     // SAFETY: sysconf reads a constant of the C library; it has no
     // preconditions.
