@@ -1239,6 +1239,16 @@ impl Command for Edu {
                 *state = StackStr::from_fmt(format_args!("detached from rsdma\n"));
                 Ok(())
             }
+            (Some("max_seg"), Some(n)) => {
+                // `max_seg BYTES`: the device's DMA segment limit.
+                let size: u32 = n.parse().map_err(|_| EINVAL)?;
+                if size < 4096 {
+                    return Err(EINVAL);
+                }
+                self.dev.set_max_seg_size(size)?;
+                *state = StackStr::from_fmt(format_args!("max segment {:#x}\n", size));
+                Ok(())
+            }
             (Some("dma_bits"), Some(n)) => {
                 let bits: u32 = n.parse().map_err(|_| EINVAL)?;
                 if !(12..=64).contains(&bits) {
