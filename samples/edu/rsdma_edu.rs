@@ -868,10 +868,12 @@ impl Edu {
         }
         let mut data = [0u8; LEN];
         data.copy_from_slice(&src.as_slice()[OFF..OFF + LEN]);
-        let mut dst = Pages::alloc(4096)?;
+        // The destination is a whole page: it fills its granules and goes
+        // to the device unbounced.
+        let mut dst = Pages::alloc(PAGE_SIZE)?;
         dst.as_mut_slice().fill(0xa5);
         let sm = Mapping::new_at(&self.dev, src, OFF, LEN, Direction::ToDevice)?;
-        let dm = Mapping::new(&self.dev, dst, 4096, Direction::FromDevice)?;
+        let dm = Mapping::new(&self.dev, dst, PAGE_SIZE, Direction::FromDevice)?;
         let dma = sm.dma_addr();
         let granule = dma & !0xfff;
         let at = (dma & 0xfff) as usize;
