@@ -26,8 +26,6 @@ mod pattern;
 mod mmap;
 use mmap::Mapping;
 
-const PAGE: usize = 4096;
-
 fn fail(msg: String) -> ! {
     eprintln!("cohcheck: {msg}");
     std::process::exit(1);
@@ -102,17 +100,18 @@ fn check_mmap(dev: &str, size: usize, seed: u64, runfile: &str) {
         .read_to_string(&mut answer)
         .unwrap_or_else(|e| fail(format!("read {runfile}: {e}")));
     print!("cohcheck: {answer}");
-    // A mapping at an offset sees the same bytes from there.
-    if size > PAGE {
-        let tail = Mapping::new(fd, size - PAGE, PAGE)
-            .unwrap_or_else(|e| fail(format!("mmap at offset {PAGE}: {e}")));
-        if tail.bytes() != &map.bytes()[PAGE..] {
-            fail(format!("the mapping at offset {PAGE} shows other bytes"));
+    // A mapping at an offset (one page in) sees the same bytes from there.
+    let page = mmap::page_size();
+    if size > page {
+        let tail = Mapping::new(fd, size - page, page)
+            .unwrap_or_else(|e| fail(format!("mmap at offset {page}: {e}")));
+        if tail.bytes() != &map.bytes()[page..] {
+            fail(format!("the mapping at offset {page} shows other bytes"));
         }
     }
     drop(map);
     // Mappings that reach past the buffer are refused.
-    for (len, off) in [(size + PAGE, 0), (size, PAGE), (PAGE, size)] {
+    for (len, off) in [(size + page, 0), (size, page), (page, size)] {
         if Mapping::new(fd, len, off).is_ok() {
             fail(format!("a mapping of {len} bytes at offset {off} was accepted"));
         }

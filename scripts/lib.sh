@@ -47,9 +47,25 @@ kmake_for() {
 say() { printf '%s\n' "rsdma: $*" >&2; }
 die() { printf '%s\n' "rsdma: error: $*" >&2; exit 1; }
 
+# The kernel page size (RSDMA_PAGE_SIZE: 4K, the default, 16K or 64K): the
+# IOMMU granule of rsdma's domains stays 4 KiB, so 16K and 64K kernels test
+# rsdma where a page is several granules.  PAGE_TAG is what names a kernel
+# of that size in the cache ("" for 4K, whose trees keep their old names),
+# QEMU_CPU a CPU model whose MMU implements that translation granule
+# (cortex-a57 has no 16K granule; neoverse-n1 has 4K, 16K and 64K).
+RSDMA_PAGE_SIZE=${RSDMA_PAGE_SIZE:-4K}
+case $RSDMA_PAGE_SIZE in
+4[Kk]) RSDMA_PAGE_SIZE=4K PAGE_TAG= QEMU_CPU=cortex-a57 ;;
+16[Kk]) RSDMA_PAGE_SIZE=16K PAGE_TAG=-16k QEMU_CPU=neoverse-n1 ;;
+64[Kk]) RSDMA_PAGE_SIZE=64K PAGE_TAG=-64k QEMU_CPU=neoverse-n1 ;;
+*) printf '%s\n' "rsdma: error: RSDMA_PAGE_SIZE must be 4K, 16K or 64K, not '$RSDMA_PAGE_SIZE'" >&2
+	exit 1 ;;
+esac
+export RSDMA_PAGE_SIZE
+
 # kernel_dir VARIANT: the cached build tree of the test (debug) or the
-# benchmark (bench) kernel.
-kernel_dir() { echo "$RSDMA_CACHE/kbuild/$1"; }
+# benchmark (bench) kernel of the page size RSDMA_PAGE_SIZE.
+kernel_dir() { echo "$RSDMA_CACHE/kbuild/$1$PAGE_TAG"; }
 
 # png_beside JSON: the path of the plot drawn beside a benchmark's JSON file
 # (.png for .json, or .png added).

@@ -5,11 +5,23 @@ use std::ffi::c_void;
 
 const PROT_READ: i32 = 1;
 const MAP_SHARED: i32 = 1;
+/// `sysconf`'s name for the page size on Linux (glibc and musl).
+const SC_PAGESIZE: i32 = 30;
 
 extern "C" {
     fn mmap(addr: *mut c_void, len: usize, prot: i32, flags: i32, fd: i32, off: i64)
         -> *mut c_void;
     fn munmap(addr: *mut c_void, len: usize) -> i32;
+    fn sysconf(name: i32) -> i64;
+}
+
+/// The kernel's page size: the unit of mmap offsets (4096 when the C
+/// library cannot tell).
+pub fn page_size() -> usize {
+    // SAFETY: sysconf reads a constant of the C library; it has no
+    // preconditions.
+    let n = unsafe { sysconf(SC_PAGESIZE) };
+    usize::try_from(n).ok().filter(|&n| n > 0).unwrap_or(4096)
 }
 
 /// A read-only shared mapping of `len` bytes of a file, unmapped on drop.

@@ -2,7 +2,7 @@
 dmabuf_setup 1
 view=/sys/kernel/debug/rsdma/dmabuf
 refused0=$(dmabuf_stat refused)
-rsdma-buf "alloc a 64k scattered" "map a" "fill a 0 64k 5" "udmabuf u 16k" "edu e $n1" \
+rsdma-buf "alloc a 64k scattered" "map a" "fill a 0 64k 5" "udmabuf u $((4 * PAGE_SIZE))" "edu e $n1" \
 	"import e b a bidi" "import e t a to" "import e f a from" "import e n a none" "import e x u bidi" \
 	"expect ERANGE isync e b device to 60k 8k" \
 	"expect ERANGE isync e b cpu from 64k 1" \

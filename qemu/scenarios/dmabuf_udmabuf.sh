@@ -3,8 +3,9 @@
 dmabuf_setup 1
 stats=/sys/kernel/debug/rsdma/$e1/stats
 maps0=$(sed -n 's/^sg_maps: //p' "$stats")
-# The memfd is the CPU's view of the udmabuf.
-rsdma-buf "udmabuf u 16k" "map u" "fill u 0 16k 9" "alloc b 16k" \
+# The memfd is the CPU's view of the udmabuf: four pages (udmabuf takes
+# whole pages of the memfd).
+rsdma-buf "udmabuf u $((4 * PAGE_SIZE))" "map u" "fill u 0 16k 9" "alloc b 16k" \
 	"edu e $n1" "import e hu u to" "import e hb b from" \
 	"copy e hu 0 hb 0 16k" \
 	"map b" "sync b start read" "check b 0 16k 9" "sync b end read" \

@@ -55,6 +55,17 @@ edu_run() {
 EDU_DMA_BITS=$(sed -n 's/.*rsdma\.edu_dma_bits=\([0-9]*\).*/\1/p' /proc/cmdline)
 EDU_DMA_BITS=${EDU_DMA_BITS:-28}
 
+# The kernel's page size in bytes (4096, 16384 or 65536): the unit rsdma
+# gives out IOVAs, coherent and declared memory in when it is larger than
+# the IOMMU's granule.
+PAGE_SIZE=$(sed -n 's/^KernelPageSize: *\([0-9]*\) kB$/\1/p' /proc/self/smaps | head -1)
+PAGE_SIZE=$((${PAGE_SIZE:-4} * 1024))
+
+# hex N: N as 0x and lowercase hex digits, as rsdma prints addresses.
+hex() {
+	printf '0x%x' "$1"
+}
+
 # expect_stat NAME OP VALUE: the edu device's rsdma stats line `NAME: N`
 # exists and `[ N OP VALUE ]` holds (OP: = -eq -gt -le ...).
 expect_stat() {
@@ -327,8 +338,7 @@ dev_stat() {
 # mappings and their KASAN shadow.
 kb_held() {
 	pcp=$(awk '$1 == "count:" { n += $2 } END { print n + 0 }' /proc/zoneinfo)
-	page_kb=$(sed -n 's/^KernelPageSize: *\([0-9]*\) kB$/\1/p' /proc/self/smaps | head -1)
-	awk -v pcp_kb=$((pcp * ${page_kb:-4})) '
+	awk -v pcp_kb=$((pcp * PAGE_SIZE / 1024)) '
 		{ kb[$1] = $2 }
 		END {
 			n = kb["MemTotal:"] - kb["MemFree:"] - pcp_kb

@@ -17,10 +17,18 @@ for attrs in "" "wc" "single"; do
 		fail "userspace does not see the bytes the device wrote"
 	edu_run coh_release
 done
-r=$(edu_run "coh_alloc 8M")
+# Twice the page allocator's largest block (8 MiB with 4K pages, 1 GiB with
+# 64K pages, under a bound raised to let it through).
+orders=$(awk 'NR == 1 { print NF - 4 }' /proc/buddyinfo)
+max_block=$((1 << (orders - 1)))
+big=$((PAGE_SIZE << orders))
+max_mib=$(cat /sys/module/rsdma/parameters/coherent_max_mib)
+[ $((big >> 20)) -le "$max_mib" ] || echo $((big >> 20)) >/sys/module/rsdma/parameters/coherent_max_mib
+r=$(edu_run "coh_alloc $((big >> 20))M")
 echo "$r"
-echo "$r" | grep -q ": failed$" || fail "8 MiB of contiguous memory were allocated"
-expect_log "coherent allocation of 8388608 bytes failed: physically contiguous memory is limited to 1024 pages"
+echo "$max_mib" >/sys/module/rsdma/parameters/coherent_max_mib
+echo "$r" | grep -q ": failed$" || fail "$((big >> 20)) MiB of contiguous memory were allocated"
+expect_log "coherent allocation of $big bytes failed: physically contiguous memory is limited to $max_block pages"
 cat $stats
 expect_stat coherent_buffers -eq 0
 expect_stat coherent_pages -eq 0

@@ -5,7 +5,8 @@ stat() { sed -n "s/^$1: //p" $stats; }
 
 # check ATTRS KMAP KERNEL USER: a 1 MiB buffer with ATTRS; edu writes and
 # reads 2 offsets.  KMAP says how the kernel reaches it: vmap (a mapping of
-# rsdma's in /proc/vmallocinfo: 1 MiB and a guard page), linear, or none;
+# rsdma's in /proc/vmallocinfo: 1 MiB and a guard page of PAGE_SIZE),
+# linear, or none;
 # the kernel's page tables give that mapping the memory type KERNEL (an
 # extended regex), and those of a user mapping the type USER.
 check() {
@@ -15,7 +16,7 @@ check() {
 	vmaps=$(grep "\[rsdma\]" /proc/vmallocinfo)
 	case $2 in
 	vmap)
-		echo "$vmaps" | grep -q " 1052672 .*\\[rsdma\\] vmap$" || { grep vmap /proc/vmallocinfo; fail "no vmap of the '$1' buffer in /proc/vmallocinfo"; }
+		echo "$vmaps" | grep -q " $((0x100000 + PAGE_SIZE)) .*\\[rsdma\\] vmap$" || { grep vmap /proc/vmallocinfo; fail "no vmap of the '$1' buffer in /proc/vmallocinfo"; }
 		echo "vmallocinfo: $vmaps" ;;
 	*)
 		[ -z "$vmaps" ] || fail "rsdma holds a kernel mapping of a '$1' buffer: $vmaps" ;;
@@ -32,7 +33,7 @@ check() {
 	echo "$u"
 	echo "$u" | grep -q "2 runs of pattern bytes (4000 bytes, offsets hash $(hex_field "offsets hash" "$r"))" ||
 		fail "userspace does not see the bytes the device wrote"
-	echo "$u" | grep -q "user mapping .*: $4 256, other 0, absent 0" || fail "the user mapping of a '$1' buffer is not $4"
+	echo "$u" | grep -q "user mapping .*: $4 $((0x100000 / PAGE_SIZE)), other 0, absent 0" || fail "the user mapping of a '$1' buffer is not $4"
 	edu_run coh_release
 }
 

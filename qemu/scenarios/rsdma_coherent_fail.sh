@@ -66,12 +66,18 @@ nothing_left() {
 	expect_stat iova_pages_used -eq 0
 	! grep "\[rsdma\]" /proc/vmallocinfo || fail "a kernel mapping was left behind"
 }
+# The sweep in pages of 64 MiB (n: 16384 with 4K pages) and of its page
+# array (a: 32 with 4K pages): none, a sixteenth, half, most of the pages;
+# all the pages and the array, then 16 more pages for page tables; and
+# more than enough.
+n=$((64 * 1024 * 1024 / PAGE_SIZE))
+a=$(((n * 8 + PAGE_SIZE - 1) / PAGE_SIZE))
 sweep() {
-	for space in 0 1024 8192 16000 16416 16432; do
+	for space in 0 $((n / 16)) $((n / 2)) $((n - n * 3 / 128)) $((n + a)) $((n + a + 16)); do
 		attempt $space
 	done
-	attempt 8192 nowarn
-	attempt 40000
+	attempt $((n / 2)) nowarn
+	attempt $((n * 5 / 2))
 }
 # A first sweep makes what the kernel makes once and keeps (stack depot
 # records of new call chains, page tables of new kernel address ranges);

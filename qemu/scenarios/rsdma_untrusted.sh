@@ -6,9 +6,10 @@ edu_run "attach untrusted"
 scenario_log | grep "rsdma: attached (" | grep -q untrusted || fail "the attach line does not say untrusted"
 expect_stat iommu = yes
 expect_stat untrusted = true
-# Mappings of whole granules go to the device as they are.
-edu_run roundtrip
-edu_run "roundtrip 16384"
+# Mappings of whole granules (pages, when the kernel's pages are larger
+# than the IOMMU's granule) go to the device as they are.
+edu_run "roundtrip $PAGE_SIZE"
+edu_run "roundtrip $((4 * PAGE_SIZE))"
 edu_run "sg 16"
 edu_run sync_range
 expect_stat bounce_maps -eq 0

@@ -138,6 +138,17 @@ impl Device {
         unsafe { bindings::rsdma_helper_max_seg_size(self.as_raw()) }
     }
 
+    /// Sets the largest DMA segment the device takes
+    /// (`dma_set_max_seg_size`); `EINVAL` for a device without DMA
+    /// parameters.
+    pub fn set_max_seg_size(&self, size: u32) -> kernel::error::Result {
+        // SAFETY: the type invariant makes the device live; the helper
+        // checks that it has DMA parameters.
+        kernel::error::to_result(unsafe {
+            bindings::rsdma_helper_set_max_seg_size(self.as_raw(), size)
+        })
+    }
+
     /// The boundary no DMA segment may cross, as a mask
     /// (`dma_get_seg_boundary`).
     pub fn seg_boundary(&self) -> u64 {

@@ -72,6 +72,15 @@ unsigned int rsdma_helper_max_seg_size(struct device *dev)
 	return dma_get_max_seg_size(dev);
 }
 
+int rsdma_helper_set_max_seg_size(struct device *dev, unsigned int size)
+{
+	/* dma_set_max_seg_size() warns on a device without DMA parameters. */
+	if (!dev->dma_parms)
+		return -EINVAL;
+	dma_set_max_seg_size(dev, size);
+	return 0;
+}
+
 unsigned long rsdma_helper_seg_boundary(struct device *dev)
 {
 	return dma_get_seg_boundary(dev);

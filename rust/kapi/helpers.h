@@ -25,6 +25,7 @@ bool rsdma_helper_dma_iommu(struct device *dev);
 void rsdma_helper_set_dma_iommu(struct device *dev, bool on);
 u64 rsdma_helper_coherent_dma_mask(struct device *dev);
 unsigned int rsdma_helper_max_seg_size(struct device *dev);
+int rsdma_helper_set_max_seg_size(struct device *dev, unsigned int size);
 unsigned long rsdma_helper_seg_boundary(struct device *dev);
 bool rsdma_helper_dev_is_dma_coherent(struct device *dev);
 int rsdma_helper_dma_mapping_error(struct device *dev, dma_addr_t addr);

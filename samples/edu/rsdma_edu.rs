@@ -68,7 +68,7 @@ use kapi::device::Device;
 use kapi::dma::{Coherent, Direction, Mapping, SgMapping};
 use kapi::fmt::StackStr;
 use kapi::memremap::PhysRange;
-use kapi::page::{fill_random, Pages};
+use kapi::page::{fill_random, Pages, PAGE_SIZE};
 use kapi::pci;
 use kapi::scatterlist::SgTable;
 
@@ -283,23 +283,24 @@ impl Edu {
         Ok(moved)
     }
 
-    /// Maps two scatterlists of `pages` discontiguous pages each and moves
-    /// a random pattern from one to the other through edu.
+    /// Maps two scatterlists of `pages` discontiguous whole pages each and
+    /// moves a random pattern from one to the other through edu.
     fn sg_roundtrip(&self, out: &mut Out, pages: usize) -> Result {
+        let page = u32::try_from(PAGE_SIZE)?;
         let build = |fill: bool| -> Result<SgTable> {
             let mut bufs = KVec::with_capacity(pages, GFP_KERNEL)?;
             // Every other page is kept aside, so the list is discontiguous.
             let mut spacers = KVec::with_capacity(pages, GFP_KERNEL)?;
             for _ in 0..pages {
-                let mut p = Pages::alloc(4096)?;
+                let mut p = Pages::alloc(PAGE_SIZE)?;
                 if fill {
                     fill_random(p.as_mut_slice());
                 }
                 bufs.push(p, GFP_KERNEL)?;
-                spacers.push(Pages::alloc(4096)?, GFP_KERNEL)?;
+                spacers.push(Pages::alloc(PAGE_SIZE)?, GFP_KERNEL)?;
             }
             let offs = KVec::from_elem(0u32, pages, GFP_KERNEL)?;
-            let lens = KVec::from_elem(4096u32, pages, GFP_KERNEL)?;
+            let lens = KVec::from_elem(page, pages, GFP_KERNEL)?;
             SgTable::new(bufs, &offs, &lens)
         };
         let src = SgMapping::new(&self.dev, build(true)?, Direction::ToDevice)?;
@@ -309,11 +310,12 @@ impl Edu {
         let (src, dst) = (src.unmap(), dst.unmap());
         let mut differ = None;
         for (i, (a, b)) in src.pages().iter().zip(dst.pages()).enumerate() {
-            if a.as_slice()[..4096] != b.as_slice()[..4096] {
+            if a.as_slice()[..PAGE_SIZE] != b.as_slice()[..PAGE_SIZE] {
                 differ = Some(i);
                 break;
             }
         }
+        let want = (pages * PAGE_SIZE) as u64;
         *out = StackStr::from_fmt(format_args!(
             "sg {} pages: {} -> {} DMA segments (first {:#x}+{:#x}), {} -> {} segments, {} bytes moved: {}\n",
             pages,
@@ -324,10 +326,10 @@ impl Edu {
             pages,
             ds.len(),
             moved,
-            if differ.is_none() && moved == (pages * 4096) as u64 { "bytes match" } else { "BYTES DIFFER" }
+            if differ.is_none() && moved == want { "bytes match" } else { "BYTES DIFFER" }
         ));
         dev_info!(self.dev, "{}", out.as_str().trim_end());
-        if differ.is_some() || moved != (pages * 4096) as u64 {
+        if differ.is_some() || moved != want {
             return Err(EIO);
         }
         Ok(())
@@ -361,14 +363,16 @@ impl Edu {
     /// `dma_sync_single_range_*` on part of a bidirectional mapping: the
     /// CPU changes one range between two device passes.
     fn sync_range(&self, out: &mut Out) -> Result {
-        let mut p = Pages::alloc(8192)?;
+        // Whole pages, at least 8 KiB.
+        let len = PAGE_SIZE.max(8192);
+        let mut p = Pages::alloc(len)?;
         fill_random(&mut p.as_mut_slice()[..2048]);
         let first: KVec<u8> = {
             let mut v = KVec::with_capacity(2048, GFP_KERNEL)?;
             v.extend_from_slice(&p.as_slice()[..2048], GFP_KERNEL)?;
             v
         };
-        let mut m = Mapping::new(&self.dev, p, 8192, Direction::Bidirectional)?;
+        let mut m = Mapping::new(&self.dev, p, len, Direction::Bidirectional)?;
         let addr = m.dma_addr();
         // Device: [0, 2048) -> edu -> [4096, 6144).
         self.transfer(addr, 0, CHUNK, false)?;
@@ -563,7 +567,7 @@ impl Edu {
             dev_err!(self.dev, "declared_stale needs an IOMMU");
             return Err(EINVAL);
         }
-        let stale = base + 0x1000;
+        let stale = base + PAGE_SIZE as u64;
         self.transfer(stale, 0, CHUNK, true)?;
         *out = StackStr::from_fmt(format_args!(
             "edu wrote to the released device address {:#x}\n",
@@ -886,10 +890,12 @@ impl Edu {
         }
         let mut data = [0u8; LEN];
         data.copy_from_slice(&src.as_slice()[OFF..OFF + LEN]);
-        let mut dst = Pages::alloc(4096)?;
+        // The destination is a whole page: it fills its granules and goes
+        // to the device unbounced.
+        let mut dst = Pages::alloc(PAGE_SIZE)?;
         dst.as_mut_slice().fill(0xa5);
         let sm = Mapping::new_at(&self.dev, src, OFF, LEN, Direction::ToDevice)?;
-        let dm = Mapping::new(&self.dev, dst, 4096, Direction::FromDevice)?;
+        let dm = Mapping::new(&self.dev, dst, PAGE_SIZE, Direction::FromDevice)?;
         let dma = sm.dma_addr();
         let granule = dma & !0xfff;
         let at = (dma & 0xfff) as usize;
@@ -1285,6 +1291,16 @@ impl Command for Edu {
                 self.noncoherent.store(false, Ordering::Release);
                 rsdma::detach(&self.dev)?;
                 *state = StackStr::from_fmt(format_args!("detached from rsdma\n"));
+                Ok(())
+            }
+            (Some("max_seg"), Some(n)) => {
+                // `max_seg BYTES`: the device's DMA segment limit.
+                let size: u32 = n.parse().map_err(|_| EINVAL)?;
+                if size < 4096 {
+                    return Err(EINVAL);
+                }
+                self.dev.set_max_seg_size(size)?;
+                *state = StackStr::from_fmt(format_args!("max segment {:#x}\n", size));
                 Ok(())
             }
             (Some("dma_bits"), Some(n)) => {

@@ -13,7 +13,7 @@ use crate::kapi::device::Device;
 use crate::kapi::dma::{BusMaster, Coherent, Direction, DmaBuffer, Mapping};
 use crate::kapi::fmt::StackStr;
 use crate::kapi::memremap::PhysRange;
-use crate::kapi::page::{fill_random, Pages};
+use crate::kapi::page::{fill_random, Pages, PAGE_SIZE};
 use crate::kapi::{debugfs::Command, platform};
 use crate::rsdma::{self, MemFlags};
 use crate::{dev_err, dev_info};
@@ -269,7 +269,9 @@ impl Checks {
         let dev = &*self.dev;
         let decl =
             |mem: &PhysRange, at: u64, f: MemFlags| rsdma::declare_coherent_memory(dev, mem, at, f);
-        let page = io.sub(0, 4096)?;
+        // Regions are whole pages.
+        let pg = PAGE_SIZE as u64;
+        let page = io.sub(0, pg)?;
         let cases: [(&str, Result, Error); 8] = [
             (
                 "no MAP or IO",
@@ -288,7 +290,7 @@ impl Checks {
             ),
             (
                 "size not page-aligned",
-                decl(&io.sub(0, 0x1800)?, bus_io, MemFlags::MAP),
+                decl(&io.sub(0, pg + pg / 2)?, bus_io, MemFlags::MAP),
                 EINVAL,
             ),
             (
@@ -329,15 +331,15 @@ impl Checks {
         let mut declared = 0u64;
         let mut last = Ok(());
         while declared < 16 {
-            let piece = io.sub(declared * 4096, 4096)?;
-            last = decl(&piece, bus_io + declared * 4096, MemFlags::MAP);
+            let piece = io.sub(declared * pg, pg)?;
+            last = decl(&piece, bus_io + declared * pg, MemFlags::MAP);
             if last.is_err() {
                 break;
             }
             declared += 1;
         }
         for i in 0..declared {
-            rsdma::release_declared_memory(dev, &io.sub(i * 4096, 4096)?)?;
+            rsdma::release_declared_memory(dev, &io.sub(i * pg, pg)?)?;
         }
         let good = declared == 7 && last == Err(ENOSPC);
         ok &= good;
