@@ -53,6 +53,7 @@ extern "C" {
     fn fork() -> i32;
     fn waitpid(pid: i32, status: *mut i32, options: i32) -> i32;
     fn _exit(status: i32) -> !;
+    fn getauxval(kind: u64) -> u64;
 }
 
 const O_RDONLY: i32 = 0;
@@ -71,7 +72,18 @@ const F_DUPFD_CLOEXEC: i32 = 1030;
 const F_ADD_SEALS: i32 = 1033;
 const F_SEAL_SHRINK: i32 = 2;
 const MFD_ALLOW_SEALING: u32 = 2;
-const PAGE: u64 = 4096;
+/// The kernel's page size (`AT_PAGESZ`): 4, 16 or 64 KiB.
+fn page() -> u64 {
+    static SIZE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *SIZE.get_or_init(|| {
+        const AT_PAGESZ: u64 = 6;
+        // SAFETY: getauxval reads the process's auxiliary vector.
+        match unsafe { getauxval(AT_PAGESZ) } {
+            0 => 4096,
+            n => n,
+        }
+    })
+}
 
 /// `_IOC` of asm-generic/ioctl.h (arm64).
 const fn ioc(dir: u64, ty: u64, nr: u64, size: u64) -> u64 {
@@ -524,7 +536,7 @@ impl Fuzz {
             4 => size.wrapping_sub(1 + self.rng.below(8)),
             5 => size.wrapping_add(1 + self.rng.below(8)),
             6..=8 => self.rng.below(size.max(1)),
-            9 => self.rng.below(size.max(1) / PAGE + 1) * PAGE,
+            9 => self.rng.below(size.max(1) / page() + 1) * page(),
             10 => self.rng.below(1 << 16),
             _ => self.rng.next(),
         }
@@ -636,8 +648,8 @@ impl Fuzz {
             Place::Bad(p) => p,
             Place::Straddle => {
                 let cut = 1 + self.rng.below(b.len() as u64) as usize;
-                let at = self.mem.arg + PAGE as usize - (b.len() - cut);
-                // SAFETY: `[at, arg + PAGE)` lies in the read-write page.
+                let at = self.mem.arg + page() as usize - (b.len() - cut);
+                // SAFETY: `[at, arg + page())` lies in the read-write page.
                 let dst = unsafe { std::slice::from_raw_parts_mut(at as *mut u8, b.len() - cut) };
                 dst.copy_from_slice(&b[..b.len() - cut]);
                 at
@@ -647,9 +659,9 @@ impl Fuzz {
                 // SAFETY: the page is the fuzzer's own; it is made
                 // writable for the copy and read-only again.
                 unsafe {
-                    mprotect(p, PAGE as usize, PROT_READ | PROT_WRITE);
+                    mprotect(p, page() as usize, PROT_READ | PROT_WRITE);
                     std::slice::from_raw_parts_mut(p.cast::<u8>(), b.len()).copy_from_slice(b);
-                    mprotect(p, PAGE as usize, PROT_READ);
+                    mprotect(p, page() as usize, PROT_READ);
                 }
                 self.mem.ro
             }
@@ -662,7 +674,7 @@ impl Fuzz {
             0 => Place::Bad(0),
             1 => Place::Bad(self.mem.hole),
             2 => Place::Bad(0xffff_8000_0000_0000 + ((self.rng.below(1 << 20) as usize) << 12)),
-            3 => Place::Bad(self.mem.arg + PAGE as usize),
+            3 => Place::Bad(self.mem.arg + page() as usize),
             4 => Place::Straddle,
             5 => Place::ReadOnly,
             6 => Place::Bad(usize::MAX - self.rng.below(64) as usize),
@@ -689,7 +701,7 @@ impl Fuzz {
     fn alloc_size(&mut self) -> u64 {
         match self.rng.below(100) {
             0..=44 => 1 + self.rng.below(16384),
-            45..=69 => (1 + self.rng.below(64)) * PAGE,
+            45..=69 => (1 + self.rng.below(64)) * page(),
             70..=79 => 65536 + self.rng.below(1 << 20),
             80..=91 => self.rng.pick(&[
                 0,
@@ -698,7 +710,7 @@ impl Fuzz {
                 (4 << 20) - 1,
                 8 << 20,
                 (64 << 20) + 1,
-                (64 << 20) + PAGE,
+                (64 << 20) + page(),
                 1 << 32,
                 u64::MAX,
                 u64::MAX - 4095,
@@ -758,7 +770,7 @@ impl Fuzz {
         );
         let r = self.do_ioctl(self.rsdma, RSDMA_IOCTL_ALLOC, arg);
         let size = get_u64(&b, 0);
-        let rounded = size.div_ceil(PAGE) * PAGE;
+        let rounded = size.div_ceil(page()) * page();
         match self.record("rsdma alloc", r, 0, exp) {
             Ok(()) => {
                 let out = if place == Place::ReadOnly {
@@ -827,7 +839,7 @@ impl Fuzz {
 
     fn sync_range(&mut self) {
         let (fd, size) = self.some_fd(80);
-        let size = size.unwrap_or(PAGE);
+        let size = size.unwrap_or(page());
         let flags = if self.rng.pct(80) {
             self.rng.below(8) as u32
         } else {
@@ -925,7 +937,7 @@ impl Fuzz {
         }
         let mut b = [0u8; 64];
         for w in b.chunks_mut(8) {
-            w.copy_from_slice(&self.num_near(PAGE).to_ne_bytes());
+            w.copy_from_slice(&self.num_near(page()).to_ne_bytes());
         }
         let place = self.pick_place();
         let arg = self.place(&b, place);
@@ -976,16 +988,16 @@ impl Fuzz {
     fn do_mmap(&mut self) {
         let (fd, size) = self.some_fd(85);
         let known = size.is_some();
-        let size = size.unwrap_or(PAGE);
+        let size = size.unwrap_or(page());
         let off = match self.rng.below(10) {
             0..=4 => 0,
-            5..=6 => self.rng.below(size / PAGE + 1) * PAGE,
-            7 => size.div_ceil(PAGE) * PAGE,
+            5..=6 => self.rng.below(size / page() + 1) * page(),
+            7 => size.div_ceil(page()) * page(),
             8 => self.rng.pick(&[
                 1,
                 4095,
                 1 << 40,
-                (i64::MAX as u64) & !(PAGE - 1),
+                (i64::MAX as u64) & !(page() - 1),
                 u64::MAX - 4095,
                 1 << 63,
             ]),
@@ -994,11 +1006,11 @@ impl Fuzz {
         let len = match self.rng.below(10) {
             0..=3 => size.saturating_sub(off).max(1),
             4..=5 => 1 + self.rng.below(size),
-            6 => size + 1 + self.rng.below(3 * PAGE),
+            6 => size + 1 + self.rng.below(3 * page()),
             7 => self
                 .rng
-                .pick(&[0, 1, PAGE, 1 << 40, u64::MAX, u64::MAX - 4095, 1 << 47]),
-            _ => self.rng.below(size.max(PAGE) * 2),
+                .pick(&[0, 1, page(), 1 << 40, u64::MAX, u64::MAX - 4095, 1 << 47]),
+            _ => self.rng.below(size.max(page()) * 2),
         };
         let prot = self.rng.pick(&[
             PROT_READ | PROT_WRITE,
@@ -1038,14 +1050,14 @@ impl Fuzz {
             Expect::Any
         };
         if self.record("dma-buf mmap", r, 0, exp).is_ok() {
-            let plen = (len.div_ceil(PAGE) * PAGE) as usize;
+            let plen = (len.div_ceil(page()) * page()) as usize;
             let dmabuf =
                 self.bufs.iter().any(|b| b.fd == fd) || self.udmabufs.iter().any(|b| b.fd == fd);
             if dmabuf
                 && known
                 && off
                     .checked_add(plen as u64)
-                    .map_or(true, |e| e > size.div_ceil(PAGE) * PAGE)
+                    .map_or(true, |e| e > size.div_ceil(page()) * page())
             {
                 let why = format!("mapped {plen:#x} bytes at {off:#x} of a {size:#x}-byte buffer");
                 self.fail(&why);
@@ -1069,7 +1081,7 @@ impl Fuzz {
     /// Unmaps map `i`, or one page of it when `partial`.
     fn unmap(&mut self, i: usize, partial: bool) {
         let m = &self.maps[i];
-        let pages = m.len / PAGE as usize;
+        let pages = m.len / page() as usize;
         let (at, n) = if partial && pages > 1 {
             match self.rng.below(3) {
                 0 => (0, 1),
@@ -1080,31 +1092,31 @@ impl Fuzz {
             (0, pages)
         };
         let (ptr, len, prot) = (m.ptr, m.len, m.prot);
-        let a = ptr + at * PAGE as usize;
+        let a = ptr + at * page() as usize;
         self.what = format!(
             "munmap {:#x}+{:#x} of {:#x}+{:#x}",
             a,
-            n * PAGE as usize,
+            n * page() as usize,
             ptr,
             len
         );
         // SAFETY: pages of a mapping of a dma-buf, which no Rust object
         // refers to.
-        let r = unsafe { munmap(a as *mut c_void, n * PAGE as usize) } as i64;
+        let r = unsafe { munmap(a as *mut c_void, n * page() as usize) } as i64;
         let _ = self.record("dma-buf munmap", r, 0, Expect::Any);
         self.maps.swap_remove(i);
         if at > 0 {
             self.maps.push(Map {
                 ptr,
-                len: at * PAGE as usize,
+                len: at * page() as usize,
                 prot,
             });
         }
         let end = at + n;
         if end < pages {
             self.maps.push(Map {
-                ptr: ptr + end * PAGE as usize,
-                len: (pages - end) * PAGE as usize,
+                ptr: ptr + end * page() as usize,
+                len: (pages - end) * page() as usize,
                 prot,
             });
         }
@@ -1384,7 +1396,7 @@ impl Fuzz {
         let scratch = self.mem.scratch as u64;
         match self.rng.below(20) {
             0..=13 if len <= SCRATCH as u64 => scratch + self.rng.below(SCRATCH as u64 - len + 1),
-            14 => scratch + SCRATCH as u64 - len.min(PAGE) / 2,
+            14 => scratch + SCRATCH as u64 - len.min(page()) / 2,
             15 => {
                 let fits: Vec<(usize, usize)> = self
                     .maps
@@ -1418,8 +1430,8 @@ impl Fuzz {
             // See `Imp`.
             return;
         }
-        let ssize = si.map_or(PAGE, |i| self.edus[e].imps[i].size);
-        let dsize = di.map_or(PAGE, |i| self.edus[e].imps[i].size);
+        let ssize = si.map_or(page(), |i| self.edus[e].imps[i].size);
+        let dsize = di.map_or(page(), |i| self.edus[e].imps[i].size);
         let flags = match self.rng.below(10) {
             0..=7 => self.rng.below(2) as u32,
             8 => 1 << self.rng.below(32),
@@ -1507,7 +1519,7 @@ impl Fuzz {
     fn edu_sync(&mut self) {
         let Some(e) = self.edu_pick() else { return };
         let (h, i, _) = self.handle_for(e);
-        let size = i.map_or(PAGE, |i| self.edus[e].imps[i].size);
+        let size = i.map_or(page(), |i| self.edus[e].imps[i].size);
         let to = if self.rng.pct(85) {
             self.rng.below(4) as u32
         } else {
@@ -1563,7 +1575,7 @@ impl Fuzz {
     fn edu_bench(&mut self) {
         let Some(e) = self.edu_pick() else { return };
         let (h, i, _) = self.handle_for(e);
-        let size = i.map_or(PAGE, |i| self.edus[e].imps[i].size);
+        let size = i.map_or(page(), |i| self.edus[e].imps[i].size);
         let way = if self.rng.pct(85) {
             self.rng.below(5) as u32
         } else {
@@ -2280,7 +2292,7 @@ fn map_mem() -> Option<Mem> {
         };
         (p as isize != -1).then_some(p as usize)
     };
-    let pg = PAGE as usize;
+    let pg = page() as usize;
     let arg = anon(4 * pg, PROT_READ | PROT_WRITE)?;
     // SAFETY: pages of the mapping just made.
     unsafe {
@@ -2480,7 +2492,7 @@ impl Fuzz {
         }
         foreign.push(open_path(RSDMA_DEBUGFS, O_RDONLY));
         foreign.retain(|&fd| fd >= 0);
-        let udmabufs: Vec<Buf> = [PAGE, 16 * PAGE]
+        let udmabufs: Vec<Buf> = [page(), 16 * page()]
             .iter()
             .filter_map(|&s| udmabuf(s).map(|fd| Buf { fd, size: s }))
             .collect();
