@@ -668,6 +668,16 @@ impl Fuzz {
         }
     }
 
+    /// Where the argument goes: where it belongs `good` percent of the
+    /// time, else anywhere [`Self::pick_place`] chooses.
+    fn place_or_good(&mut self, good: u64) -> Place {
+        if self.rng.pct(good) {
+            Place::Good
+        } else {
+            self.pick_place()
+        }
+    }
+
     /// The argument `b` placed somewhere: mostly where it belongs.
     fn pick_place(&mut self) -> Place {
         match self.rng.below(40) {
@@ -966,11 +976,7 @@ impl Fuzz {
             8 => 1 << self.rng.below(64),
             _ => self.rng.next(),
         };
-        let place = if self.rng.pct(95) {
-            Place::Good
-        } else {
-            self.pick_place()
-        };
+        let place = self.place_or_good(95);
         let arg = self.place(&flags.to_ne_bytes(), place);
         self.what = format!(
             "DMA_BUF_IOCTL_SYNC fd {fd} flags {flags:#x} at {}",
@@ -1317,11 +1323,7 @@ impl Fuzz {
         put_u32(&mut b, 0, h);
         put_u32(&mut b, 4, dir);
         put_u64(&mut b, 8, res);
-        let place = if self.rng.pct(90) {
-            Place::Good
-        } else {
-            self.pick_place()
-        };
+        let place = self.place_or_good(90);
         let exp = match place {
             Place::Bad(_) | Place::Straddle => Expect::Errno(EFAULT),
             _ if dir != 0 || res != 0 => Expect::Errno(EINVAL),
@@ -1371,11 +1373,7 @@ impl Fuzz {
         put_u32(&mut b, 0, h);
         put_u32(&mut b, 4, dir);
         put_u64(&mut b, 8, res);
-        let place = if self.rng.pct(90) {
-            Place::Good
-        } else {
-            self.pick_place()
-        };
+        let place = self.place_or_good(90);
         let exp = match place {
             Place::Bad(_) | Place::Straddle => Expect::Errno(EFAULT),
             _ if res != 0 || !(1..=3).contains(&dir) => Expect::Errno(EINVAL),
@@ -1496,11 +1494,7 @@ impl Fuzz {
         put_u64(&mut b, 32, len);
         put_u64(&mut b, 40, user);
         put_u64(&mut b, 48, res);
-        let place = if self.rng.pct(95) {
-            Place::Good
-        } else {
-            self.pick_place()
-        };
+        let place = self.place_or_good(95);
         let exp = match place {
             Place::Bad(_) | Place::Straddle => Expect::Errno(EFAULT),
             _ if res != 0 || flags & !1 != 0 || len == 0 || !(1..=4).contains(&op) => Expect::Fail,
@@ -1542,11 +1536,7 @@ impl Fuzz {
         put_u64(&mut b, 24, len);
         put_u64(&mut b, 32, r1);
         let mutated = self.mutate(&mut b);
-        let place = if self.rng.pct(95) {
-            Place::Good
-        } else {
-            self.pick_place()
-        };
+        let place = self.place_or_good(95);
         let exp = match place {
             Place::Bad(_) | Place::Straddle => Expect::Errno(EFAULT),
             _ if mutated => Expect::Any,
@@ -1607,11 +1597,7 @@ impl Fuzz {
         put_u64(&mut b, 16, count);
         put_u64(&mut b, 24, ns);
         put_u64(&mut b, 32, res);
-        let place = if self.rng.pct(95) {
-            Place::Good
-        } else {
-            self.pick_place()
-        };
+        let place = self.place_or_good(95);
         let exp = match place {
             Place::Bad(_) | Place::Straddle => Expect::Errno(EFAULT),
             _ if ns != 0
